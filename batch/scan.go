@@ -1,0 +1,132 @@
+package batch
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Identity pins an input file: a changed file must not be resumed as if it
+// were the same.
+type Identity struct {
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// Plan is what a first pass over an input file learned.
+type Plan struct {
+	Identity
+	Rows int // data rows
+	// Dups maps each id that occurs more than once to the line of its
+	// first occurrence. Ids that occur once are not kept, so the map stays
+	// small however large the file.
+	Dups map[int64]int
+}
+
+// InputError is an input file that cannot be read as hsbatch's input.
+type InputError struct {
+	Path string
+	Err  error
+}
+
+func (e *InputError) Error() string { return fmt.Sprintf("%s: %v", e.Path, e.Err) }
+func (e *InputError) Unwrap() error { return e.Err }
+
+// ScanInput reads the input file once to pin it, count its rows, check that
+// every line parses, and find repeated ids. Nothing is sent before a file
+// has passed this scan, so a broken last line cannot stop a half-done run.
+func ScanInput(path string) (*Plan, error) {
+	p := &Plan{}
+	seen := idSet{}
+	var dupIDs map[int64]int
+	h := sha256.New()
+	err := eachRow(path, h, func(r Row) {
+		p.Rows++
+		if r.ID == 0 {
+			return
+		}
+		if seen.add(r.ID) {
+			return
+		}
+		if dupIDs == nil {
+			dupIDs = map[int64]int{}
+		}
+		dupIDs[r.ID] = 0
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.SHA256 = hex.EncodeToString(h.Sum(nil))
+	if dupIDs != nil {
+		// A second pass finds where each repeated id first appeared.
+		err = eachRow(path, nil, func(r Row) {
+			if first, ok := dupIDs[r.ID]; ok && first == 0 {
+				dupIDs[r.ID] = r.Line
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	p.Dups = dupIDs
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, &InputError{path, err}
+	}
+	p.Size = st.Size()
+	return p, nil
+}
+
+// eachRow calls fn for every row of the file at path, copying the bytes it
+// reads to tee when tee is not nil.
+func eachRow(path string, tee io.Writer, fn func(Row)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return &InputError{path, err}
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if tee != nil {
+		r = io.TeeReader(f, tee)
+	}
+	rd, err := NewReader(r)
+	if err != nil {
+		return &InputError{path, err}
+	}
+	for {
+		row, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return &InputError{path, err}
+		}
+		fn(row)
+	}
+	if tee != nil {
+		// The csv reader may stop before the end (trailing blank lines).
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return &InputError{path, err}
+		}
+	}
+	return nil
+}
+
+// idSet is a set of ids held as 64-bit words keyed by id/64. Ids in a
+// HubSoft base are mostly dense, so a million ids take well under 1 MiB;
+// scattered ids degrade to one map entry each.
+type idSet map[int64]uint64
+
+// add adds id and reports whether it was new.
+func (s idSet) add(id int64) bool {
+	k, bit := id>>6, uint64(1)<<(uint64(id)&63)
+	w := s[k]
+	if w&bit != 0 {
+		return false
+	}
+	s[k] = w | bit
+	return true
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/hsbatch/hsbatch/batch"
+)
+
+// progress shows a running job: a bar on a terminal, else a log line every
+// few seconds (for cron and systemd journals).
+type progress interface {
+	update(batch.Progress)
+	finish()
+}
+
+// logEvery is how often the log display writes a line.
+const logEvery = 5 * time.Second
+
+func newProgress(mode, name string, total, done int, stderr io.Writer) progress {
+	if mode == "auto" {
+		mode = "log"
+		if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			mode = "bar"
+		}
+	}
+	switch mode {
+	case "bar":
+		bar := progressbar.NewOptions(total,
+			progressbar.OptionSetWriter(stderr),
+			progressbar.OptionSetDescription(name),
+			progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("rows"),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionFullWidth(),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }),
+		)
+		bar.Set(done)
+		return &barProgress{bar: bar}
+	case "log":
+		return newLogProgress(name, total, done, stderr)
+	}
+	return noProgress{}
+}
+
+type noProgress struct{}
+
+func (noProgress) update(batch.Progress) {}
+func (noProgress) finish()               {}
+
+type barProgress struct{ bar *progressbar.ProgressBar }
+
+func (b *barProgress) update(p batch.Progress) { b.bar.Set(p.Done) }
+func (b *barProgress) finish()                 { b.bar.Exit() }
+
+// logProgress writes the latest progress every logEvery, from a goroutine
+// that finish stops and waits for.
+type logProgress struct {
+	mu    sync.Mutex
+	last  batch.Progress
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	start time.Time
+}
+
+func newLogProgress(name string, total, done int, w io.Writer) *logProgress {
+	l := &logProgress{last: batch.Progress{Done: done, Total: total}, stop: make(chan struct{}), start: time.Now()}
+	l.wg.Go(func() {
+		t := time.NewTicker(logEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-l.stop:
+				return
+			case <-t.C:
+			}
+			l.mu.Lock()
+			p := l.last
+			l.mu.Unlock()
+			pct := 100.0
+			if p.Total > 0 {
+				pct = 100 * float64(p.Done) / float64(p.Total)
+			}
+			c := p.Counts
+			fmt.Fprintf(w, "%s hsbatch: %s: %d/%d rows (%.1f%%), %.1f rows/s; success %d, error %d, failed %d, invalid %d, duplicate %d\n",
+				time.Now().Format("2006-01-02 15:04:05"), name, p.Done, p.Total, pct,
+				float64(p.Sent)/time.Since(l.start).Seconds(), c.Success, c.Error, c.Failed, c.Invalid, c.Duplicate)
+		}
+	})
+	return l
+}
+
+func (l *logProgress) update(p batch.Progress) {
+	l.mu.Lock()
+	l.last = p
+	l.mu.Unlock()
+}
+
+func (l *logProgress) finish() {
+	close(l.stop)
+	l.wg.Wait()
+}

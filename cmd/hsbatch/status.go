@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/hsbatch/hsbatch/batch"
+	"github.com/hsbatch/hsbatch/report"
+)
+
+// cmdStatus shows a job from its results file: its input, its rows per
+// status, and whether it runs, can resume, or is complete. It reads only,
+// so it is safe beside a running job.
+func cmdStatus(args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return usagef("status takes one results file, such as clientes.results.csv")
+	}
+	results := args[0]
+	meta, err := batch.ReadMeta(batch.MetaPath(results))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return fmt.Errorf("%s has no job file (%s): it is not a results file of hsbatch, or no run has started", results, batch.MetaPath(results))
+		}
+		return err
+	}
+	sc, err := report.Load(results, nil)
+	if err != nil {
+		return err
+	}
+	sum := report.Summary{Input: meta.Input, Results: results, Total: meta.Rows, Counts: sc.Counts}
+	fmt.Fprintf(stdout, "job:      %s\n", results)
+	fmt.Fprintf(stdout, "input:    %s (%d bytes, SHA-256 %s)\n", meta.Input, meta.Identity.Size, meta.Identity.SHA256)
+	fmt.Fprintf(stdout, "server:   %s\n", meta.Settings["base_url"])
+	fmt.Fprintf(stdout, "started:  %s\n", meta.Created.Local().Format("2006-01-02 15:04:05 -0700"))
+	pct := 100.0
+	if meta.Rows > 0 {
+		pct = 100 * float64(sum.Done()) / float64(meta.Rows)
+	}
+	fmt.Fprintf(stdout, "rows:     %d of %d done (%.1f%%)\n", sum.Done(), meta.Rows, pct)
+	for _, s := range report.Statuses {
+		fmt.Fprintf(stdout, "  %-10s %d\n", s, sc.Counts.Get(s))
+	}
+	if sc.Torn() {
+		fmt.Fprintf(stdout, "note:     the last line is torn (%d bytes); the next run repairs it\n", sc.Size-sc.ValidEnd)
+	}
+	switch holder := batch.Running(results); {
+	case holder != "":
+		fmt.Fprintf(stdout, "state:    running (%s)\n", holder)
+	case sum.Complete() && sc.Counts.Failed > 0:
+		fmt.Fprintf(stdout, "state:    complete; %d failed rows can be sent again with: hsbatch run --retry-failed %s\n", sc.Counts.Failed, shellQuote(meta.Input))
+	case sum.Complete():
+		fmt.Fprintln(stdout, "state:    complete")
+	default:
+		fmt.Fprintf(stdout, "state:    stopped, resumable: run the same hsbatch run command again (input %s)\n", shellQuote(meta.Input))
+	}
+	return nil
+}

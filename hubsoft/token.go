@@ -1,0 +1,240 @@
+package hubsoft
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Token is an OAuth access token issued by HubSoft's /oauth/token route.
+type Token struct {
+	AccessToken string
+	TokenType   string // "Bearer" in practice
+	Expiry      time.Time
+}
+
+// header is the value of the Authorization header for t.
+func (t *Token) header() string {
+	typ := t.TokenType
+	if typ == "" || strings.EqualFold(typ, "bearer") {
+		typ = "Bearer"
+	}
+	return typ + " " + t.AccessToken
+}
+
+// String hides the token, so that it can never be logged by accident.
+func (t *Token) String() string { return "hubsoft.Token(REDACTED)" }
+
+// TokenSource returns tokens. Implementations must be safe for concurrent use.
+//
+// Token takes a context, unlike oauth2.TokenSource, so that a token request
+// can be cancelled with the run.
+type TokenSource interface {
+	Token(ctx context.Context) (*Token, error)
+}
+
+// Credentials are what HubSoft's password grant needs.
+type Credentials struct {
+	ClientID     string
+	ClientSecret string
+	Username     string
+	Password     string
+}
+
+// String hides the secrets.
+func (c Credentials) String() string {
+	return fmt.Sprintf("hubsoft.Credentials{ClientID: %q, Username: %q, secrets REDACTED}", c.ClientID, c.Username)
+}
+
+// GoString hides the secrets from %#v too.
+func (c Credentials) GoString() string { return c.String() }
+
+// Validate reports which credential is missing, if any.
+func (c Credentials) Validate() error {
+	var missing []string
+	for _, f := range []struct{ name, v string }{
+		{"HUBSOFT_CLIENT_ID", c.ClientID},
+		{"HUBSOFT_CLIENT_SECRET", c.ClientSecret},
+		{"HUBSOFT_USERNAME", c.Username},
+		{"HUBSOFT_PASSWORD", c.Password},
+	} {
+		if strings.TrimSpace(f.v) == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing credentials: set %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// maxTokenLifetime caps how long a token is used, whatever expires_in says:
+// HubSoft advises a new token every 24 hours.
+const maxTokenLifetime = 24 * time.Hour
+
+// expiryDelta makes tokens expire a little early, so that a request never
+// leaves with a token that dies on the way.
+const expiryDelta = time.Minute
+
+// passwordGrant fetches tokens with HubSoft's password grant.
+type passwordGrant struct {
+	tokenURL string
+	creds    Credentials
+	hc       *http.Client
+	timeout  time.Duration
+	now      func() time.Time
+}
+
+// Token requests a new token. It is not cached; see cachedSource.
+func (g *passwordGrant) Token(ctx context.Context) (*Token, error) {
+	body, err := json.Marshal(map[string]string{
+		"grant_type":    "password",
+		"client_id":     g.creds.ClientID,
+		"client_secret": g.creds.ClientSecret,
+		"username":      g.creds.Username,
+		"password":      g.creds.Password,
+	})
+	if err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, g.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, g.tokenURL, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+
+	resp, err := g.hc.Do(req)
+	if err != nil {
+		return nil, requestError(ctx, "token request", err)
+	}
+	defer resp.Body.Close()
+	data, err := readBody(resp.Body)
+	if err != nil {
+		return nil, requestError(ctx, "token request", err)
+	}
+
+	var tr struct {
+		AccessToken string          `json:"access_token"`
+		TokenType   string          `json:"token_type"`
+		ExpiresIn   json.Number     `json:"expires_in"`
+		Error       string          `json:"error"`
+		Description string          `json:"error_description"`
+		Message     json.RawMessage `json:"message"`
+	}
+	jsonErr := json.Unmarshal(data, &tr)
+
+	switch {
+	case resp.StatusCode == http.StatusOK && jsonErr == nil && tr.AccessToken != "":
+		lifetime := maxTokenLifetime
+		if s, err := tr.ExpiresIn.Int64(); err == nil && s > 0 && time.Duration(s)*time.Second < lifetime {
+			lifetime = time.Duration(s) * time.Second
+		}
+		return &Token{AccessToken: tr.AccessToken, TokenType: tr.TokenType, Expiry: g.now().Add(lifetime)}, nil
+	case jsonErr == nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusBadRequest) &&
+		(tr.Error == "invalid_credentials" || tr.Error == "invalid_grant" || tr.Error == "invalid_client"):
+		return nil, &AuthError{StatusCode: resp.StatusCode, Code: tr.Error, Description: tr.Description}
+	case resp.StatusCode == http.StatusOK:
+		// A 200 without a token: an HTML login page or a proxy page.
+		return nil, &APIError{Op: "token request", StatusCode: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Snippet: snippet(data),
+			Reason: "the answer holds no access_token; check HUBSOFT_BASE_URL"}
+	default:
+		return nil, checkStatus("token request", resp, data)
+	}
+}
+
+// cachedSource caches a token and fetches a new one when it has expired or
+// was invalidated. However many goroutines ask at once, one request is sent:
+// the first becomes the leader and the others wait for its result.
+type cachedSource struct {
+	new TokenSource
+	now func() time.Time
+
+	mu       sync.Mutex
+	tok      *Token
+	inflight *tokenCall
+}
+
+// tokenCall is one fetch in progress; done is closed when tok/err are set.
+type tokenCall struct {
+	done chan struct{}
+	tok  *Token
+	err  error
+}
+
+var _ TokenSource = (*cachedSource)(nil)
+var _ TokenSource = (*passwordGrant)(nil)
+
+// Token returns the cached token, or fetches one (once) if there is none.
+func (s *cachedSource) Token(ctx context.Context) (*Token, error) {
+	for {
+		s.mu.Lock()
+		if t := s.tok; t != nil && s.now().Add(expiryDelta).Before(t.Expiry) {
+			s.mu.Unlock()
+			return t, nil
+		}
+		c := s.inflight
+		leader := c == nil
+		if leader {
+			c = &tokenCall{done: make(chan struct{})}
+			s.inflight = c
+		}
+		s.mu.Unlock()
+
+		if leader {
+			c.tok, c.err = s.new.Token(ctx)
+			s.mu.Lock()
+			s.inflight = nil
+			if c.err == nil {
+				s.tok = c.tok
+			}
+			s.mu.Unlock()
+			close(c.done)
+			return c.tok, c.err
+		}
+
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-c.done:
+		}
+		// The leader's own context may have ended its fetch; ours has not,
+		// so try again rather than report someone else's cancellation.
+		if c.err != nil && (errors.Is(c.err, context.Canceled) || errors.Is(c.err, context.DeadlineExceeded)) && ctx.Err() == nil {
+			continue
+		}
+		return c.tok, c.err
+	}
+}
+
+// invalidate drops t from the cache if it is still the cached token. Workers
+// that all saw the same revoked token thus cause one new fetch, not many.
+func (s *cachedSource) invalidate(t *Token) {
+	s.mu.Lock()
+	if s.tok == t {
+		s.tok = nil
+	}
+	s.mu.Unlock()
+}
+
+// readBody reads at most maxBody bytes of an answer.
+func readBody(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxBody+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxBody {
+		return nil, errTooLarge
+	}
+	return data, nil
+}
