@@ -9,6 +9,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/hsbatch/hsbatch/report"
 )
 
 // IDColumn is the header of the column that holds the ids.
@@ -29,6 +31,7 @@ type Reader struct {
 	cr      *csv.Reader
 	col     int
 	first   []string // the first record, when it is data (headerless file)
+	firstAt int      // the line of first
 	Comma   rune     // the detected delimiter
 	Header  bool     // whether the file has a header line
 	Columns int      // number of columns of the first line
@@ -53,11 +56,15 @@ func NewReader(r io.Reader) (*Reader, error) {
 		br.Discard(3)
 		head = head[3:]
 	}
-	if len(bytes.TrimSpace(head)) == 0 {
-		return nil, errors.New("the file is empty: it needs an " + IDColumn + " column or one id per line")
+	if len(bytes.TrimSpace(head)) == 0 && len(head) < maxFirstLine {
+		return nil, errEmpty
 	}
 	if bytes.IndexByte(head, 0) >= 0 {
 		return nil, errors.New("the file holds NUL bytes: it is not a text CSV file (an .xlsx? save it as CSV)")
+	}
+	if bytes.IndexByte(head, '\n') < 0 && bytes.IndexByte(bytes.TrimRight(head, "\r"), '\r') >= 0 {
+		// encoding/csv would read the whole file as one line.
+		return nil, errors.New("the lines of the file end in CR only (old Mac format); save it as \"CSV UTF-8\"")
 	}
 
 	rd := &Reader{Comma: detectComma(firstLine(head))}
@@ -70,15 +77,21 @@ func NewReader(r io.Reader) (*Reader, error) {
 	rd.cr = cr
 
 	rec, err := cr.Read()
-	if err != nil {
-		return nil, fmt.Errorf("line 1: %w", err)
+	if errors.Is(err, io.EOF) {
+		return nil, errEmpty
 	}
+	if err != nil {
+		return nil, quoteHint(err)
+	}
+	// encoding/csv skips blank lines, so the first record may not be on
+	// line 1.
+	line, _ := cr.FieldPos(0)
 	rd.Columns = len(rec)
 	rd.col = -1
 	for i, f := range rec {
 		if normHeader(f) == IDColumn {
 			if rd.col >= 0 {
-				return nil, fmt.Errorf("line 1: the header has two %s columns (%d and %d)", IDColumn, rd.col+1, i+1)
+				return nil, fmt.Errorf("line %d: the header has two %s columns (%d and %d)", line, IDColumn, rd.col+1, i+1)
 			}
 			rd.col = i
 		}
@@ -89,25 +102,29 @@ func NewReader(r io.Reader) (*Reader, error) {
 	case len(rec) == 1 && looksNumeric(rec[0]):
 		rd.col = 0
 		rd.first = append([]string(nil), rec...)
+		rd.firstAt = line
 	case len(rec) == 1:
-		return nil, fmt.Errorf("line 1 is %q: it is neither a header with an %s column nor an id; a file without a header must hold one id per line", clip(rec[0]), IDColumn)
+		return nil, fmt.Errorf("line %d is %q: it is neither a header with an %s column nor an id; a file without a header must hold one id per line", line, clip(rec[0]), IDColumn)
 	default:
 		names := make([]string, len(rec))
 		for i, f := range rec {
 			names[i] = strconv.Quote(clip(strings.TrimSpace(f)))
 		}
-		return nil, fmt.Errorf("line 1: no %s column in the header (found %s, delimiter %q)", IDColumn, strings.Join(names, ", "), rd.Comma)
+		return nil, fmt.Errorf("line %d: no %s column in the header (found %s, delimiter %q)", line, IDColumn, strings.Join(names, ", "), rd.Comma)
 	}
 	return rd, nil
 }
 
+var errEmpty = errors.New("the file is empty: it needs an " + IDColumn + " column or one id per line")
+
 // Next returns the next row, or io.EOF after the last. A malformed line is
-// an error that names it; it is never skipped.
+// an error that names it; it is never skipped. Blank lines are skipped, as
+// encoding/csv does, but every row keeps the line it has in the file.
 func (rd *Reader) Next() (Row, error) {
 	var rec []string
-	line := 1
+	var line int
 	if rd.first != nil {
-		rec, rd.first = rd.first, nil
+		rec, rd.first, line = rd.first, nil, rd.firstAt
 	} else {
 		var err error
 		rec, err = rd.cr.Read()
@@ -115,16 +132,33 @@ func (rd *Reader) Next() (Row, error) {
 			if errors.Is(err, io.EOF) {
 				return Row{}, io.EOF
 			}
-			return Row{}, err // csv.ParseError names the line
+			return Row{}, quoteHint(err) // csv.ParseError names the line
 		}
 		line, _ = rd.cr.FieldPos(0)
 	}
+	if line > report.MaxLine {
+		return Row{}, fmt.Errorf("line %d: the file has more than %d lines; split it into smaller files", line, report.MaxLine)
+	}
 	row := Row{Line: line}
-	if rd.col < len(rec) {
+	switch {
+	case !rd.Header && len(rec) > 1:
+		// One id per line: "1,5" is not id 1. The whole line is kept,
+		// so that the row is reported invalid rather than guessed at.
+		row.Raw = oneLine(strings.TrimSpace(strings.Join(rec, string(rd.Comma))))
+	case rd.col < len(rec):
 		row.Raw = oneLine(strings.TrimSpace(rec[rd.col]))
 	}
 	row.ID = parseID(row.Raw)
 	return row, nil
+}
+
+// quoteHint adds advice to encoding/csv's quote errors, which name the line
+// but not the usual cause.
+func quoteHint(err error) error {
+	if errors.Is(err, csv.ErrQuote) || errors.Is(err, csv.ErrBareQuote) {
+		return fmt.Errorf("%w (a stray \"? a quoted cell must start and end with \", and a \" inside it is written \"\")", err)
+	}
+	return err
 }
 
 // parseID returns the id written in s, or 0 when s is not a plain decimal
@@ -132,7 +166,7 @@ func (rd *Reader) Next() (Row, error) {
 // thousands separators and spaces inside are not, since guessing at them
 // could disconnect the wrong subscriber.
 func parseID(s string) int64 {
-	if s == "" || len(s) > 19 {
+	if s == "" {
 		return 0
 	}
 	for i := 0; i < len(s); i++ {
@@ -191,27 +225,57 @@ func firstLine(head []byte) []byte {
 	return head
 }
 
-// detectComma picks the delimiter that occurs most often outside quotes in
-// the first line. Excel in pt-BR writes ';'. Without any, the file has one
+// detectComma picks the delimiter of the first line: the one that makes a
+// cell of it the id column's header, or else the one that occurs most often
+// outside quotes. Excel in pt-BR writes ';'. Ties go to ';', then tab, as
+// commas are common inside pt-BR cells. Without any, the file has one
 // column and ',' is as good as any.
 func detectComma(line []byte) rune {
+	candidates := []byte{';', '\t', ','}
 	counts := map[byte]int{}
 	inQuote := false
 	for _, c := range line {
 		switch {
 		case c == '"':
 			inQuote = !inQuote
-		case !inQuote && (c == ',' || c == ';' || c == '\t'):
+		case !inQuote && bytes.IndexByte(candidates, c) >= 0:
 			counts[c]++
 		}
 	}
 	best, n := byte(','), 0
-	for _, c := range []byte{';', '\t', ','} { // ties go to ';', then tab
+	for _, c := range candidates {
+		if counts[c] > 0 && hasIDCell(line, c) {
+			return rune(c)
+		}
 		if counts[c] > n {
 			best, n = c, counts[c]
 		}
 	}
 	return rune(best)
+}
+
+// hasIDCell reports whether line, split at comma outside quotes, has a cell
+// that names the id column.
+func hasIDCell(line []byte, comma byte) bool {
+	inQuote := false
+	start := 0
+	for i := 0; i <= len(line); i++ {
+		if i < len(line) {
+			switch c := line[i]; {
+			case c == '"':
+				inQuote = !inQuote
+				continue
+			case c != comma || inQuote:
+				continue
+			}
+		}
+		cell := strings.Trim(normHeader(string(line[start:i])), `"`)
+		if strings.TrimSpace(cell) == IDColumn {
+			return true
+		}
+		start = i + 1
+	}
+	return false
 }
 
 // oneLine folds newlines, which a quoted cell may hold, so that every

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 )
@@ -38,11 +39,13 @@ func (e *InputError) Unwrap() error { return e.Err }
 // ScanInput reads the input file once to pin it, count its rows, check that
 // every line parses, and find repeated ids. Nothing is sent before a file
 // has passed this scan, so a broken last line cannot stop a half-done run.
+// The Identity is of the bytes read, so that it matches the rows counted
+// even when the file changes meanwhile.
 func ScanInput(path string) (*Plan, error) {
 	p := &Plan{}
 	seen := idSet{}
 	var dupIDs map[int64]int
-	h := sha256.New()
+	h := &hashCounter{h: sha256.New()}
 	err := eachRow(path, h, func(r Row) {
 		p.Rows++
 		if r.ID == 0 {
@@ -59,10 +62,12 @@ func ScanInput(path string) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.SHA256 = hex.EncodeToString(h.Sum(nil))
+	p.Size = h.n
+	p.SHA256 = hex.EncodeToString(h.h.Sum(nil))
 	if dupIDs != nil {
 		// A second pass finds where each repeated id first appeared.
-		err = eachRow(path, nil, func(r Row) {
+		h2 := &hashCounter{h: sha256.New()}
+		err = eachRow(path, h2, func(r Row) {
 			if first, ok := dupIDs[r.ID]; ok && first == 0 {
 				dupIDs[r.ID] = r.Line
 			}
@@ -70,14 +75,23 @@ func ScanInput(path string) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
+		if h2.n != p.Size || hex.EncodeToString(h2.h.Sum(nil)) != p.SHA256 {
+			return nil, &InputError{path, errors.New("the file changed while it was read; wait until whatever writes it is done")}
+		}
 	}
 	p.Dups = dupIDs
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, &InputError{path, err}
-	}
-	p.Size = st.Size()
 	return p, nil
+}
+
+// hashCounter hashes and counts the bytes written to it.
+type hashCounter struct {
+	h hash.Hash
+	n int64
+}
+
+func (c *hashCounter) Write(b []byte) (int, error) {
+	c.n += int64(len(b))
+	return c.h.Write(b)
 }
 
 // eachRow calls fn for every row of the file at path, copying the bytes it
@@ -107,7 +121,7 @@ func eachRow(path string, tee io.Writer, fn func(Row)) error {
 		fn(row)
 	}
 	if tee != nil {
-		// The csv reader may stop before the end (trailing blank lines).
+		// Whatever the readers left unread (nothing, as a rule) counts too.
 		if _, err := io.Copy(io.Discard, r); err != nil {
 			return &InputError{path, err}
 		}

@@ -25,7 +25,8 @@ var (
 // parseEnvelope reads a HubSoft answer. It is lenient where HubSoft is
 // inconsistent (the "suscess" misspelling, errors as a list of anything or
 // a map, numbers where strings are expected) and strict about what makes an
-// answer: a JSON object whose status is success or error. Exception fields
+// answer: a JSON object whose status is success or error (or their
+// Portuguese forms). A leading byte order mark is ignored. Exception fields
 // that some answers leak (code, line, file, trace) are ignored.
 func parseEnvelope(body []byte) (*envelope, error) {
 	var raw struct {
@@ -35,7 +36,8 @@ func parseEnvelope(body []byte) (*envelope, error) {
 		Login   json.RawMessage `json:"login"`
 		Errors  json.RawMessage `json:"errors"`
 	}
-	body = bytes.TrimSpace(body)
+	// PHP backends sometimes send a UTF-8 byte order mark first.
+	body = bytes.TrimSpace(bytes.TrimPrefix(bytes.TrimSpace(body), []byte("\ufeff")))
 	if err := json.Unmarshal(body, &raw); err != nil {
 		var syn *json.SyntaxError
 		if errors.As(err, &syn) && syn.Offset >= int64(len(body)) || strings.Contains(err.Error(), "unexpected end of JSON input") {

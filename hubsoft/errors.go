@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -132,14 +133,11 @@ func (c Class) String() string {
 // fails one request, or must stop a batch.
 func Classify(err error) Class {
 	var (
-		auth  *AuthError
-		perm  *PermissionError
-		rl    *RateLimitError
-		api   *APIError
-		tr    *TransportError
-		cert  *tls.CertificateVerificationError
-		unkCA x509.UnknownAuthorityError
-		host  x509.HostnameError
+		auth *AuthError
+		perm *PermissionError
+		rl   *RateLimitError
+		api  *APIError
+		tr   *TransportError
 	)
 	switch {
 	case err == nil:
@@ -148,7 +146,7 @@ func Classify(err error) Class {
 		return Stop
 	case errors.As(err, &auth), errors.As(err, &perm):
 		return Stop
-	case errors.As(err, &cert), errors.As(err, &unkCA), errors.As(err, &host):
+	case isCertError(err):
 		return Stop
 	case errors.As(err, &rl):
 		return Retry
@@ -199,24 +197,70 @@ func StatusCode(err error) int {
 const reasonTruncated = "the body is not valid JSON (cut short?)"
 
 // requestError wraps an error from sending a request or reading its answer.
-// When the caller's own context is done, its error is returned as is.
+// When the caller's own context is done, its error is returned as is. An
+// error of the token source that is already typed (an AuthError, a "token
+// request" TransportError, ...) is returned as is too, not wrapped as a
+// failure of the request that needed the token.
 func requestError(ctx context.Context, op string, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if errors.Is(err, errTooLarge) {
-		return &APIError{Op: op, StatusCode: http.StatusOK, Reason: err.Error()}
+	var ts *tokenSourceError
+	if errors.As(err, &ts) && isTyped(ts.err) {
+		return ts.err
 	}
 	// Certificate problems are configuration, not weather: keep them visible.
+	if isCertError(err) {
+		return fmt.Errorf("%s: the server's TLS certificate is not trusted: %w", op, err)
+	}
+	return &TransportError{Op: op, Timeout: isTimeout(err), Err: err}
+}
+
+// bodyError is requestError for a failure to read the body of resp.
+func bodyError(ctx context.Context, op string, resp *http.Response, err error) error {
+	if ctx.Err() == nil && errors.Is(err, errTooLarge) {
+		return &APIError{Op: op, StatusCode: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Reason: err.Error()}
+	}
+	return requestError(ctx, op, err)
+}
+
+// isTyped reports whether err is, or wraps, an error this package has
+// already classified.
+func isTyped(err error) bool {
+	var (
+		auth *AuthError
+		perm *PermissionError
+		rl   *RateLimitError
+		api  *APIError
+		tr   *TransportError
+	)
+	return errors.As(err, &auth) || errors.As(err, &perm) || errors.As(err, &rl) ||
+		errors.As(err, &api) || errors.As(err, &tr) || isCertError(err)
+}
+
+func isCertError(err error) bool {
 	var (
 		cert  *tls.CertificateVerificationError
 		unkCA x509.UnknownAuthorityError
 		host  x509.HostnameError
 	)
-	if errors.As(err, &cert) || errors.As(err, &unkCA) || errors.As(err, &host) {
-		return fmt.Errorf("%s: the server's TLS certificate is not trusted: %w", op, err)
-	}
-	return &TransportError{Op: op, Timeout: errors.Is(err, context.DeadlineExceeded), Err: err}
+	return errors.As(err, &cert) || errors.As(err, &unkCA) || errors.As(err, &host)
+}
+
+// isTimeout reports whether err is a deadline: the request's own, or one of
+// net/http's (such as its response header timeout).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+func isRedirect(code int) bool { return code >= 300 && code < 400 }
+
+// redirectError reports a redirect, which is never followed: HubSoft does
+// not redirect API calls, and a redirect to a login page must not look like
+// an answer.
+func redirectError(op string, resp *http.Response) error {
+	return &APIError{Op: op, StatusCode: resp.StatusCode, Reason: "redirected to " + resp.Header.Get("Location") + "; check HUBSOFT_BASE_URL"}
 }
 
 // checkStatus turns a non-envelope answer into a typed error.
@@ -250,7 +294,9 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return 0
 	}
 	var d time.Duration
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+	// A number too large for int64 is huge, not garbage: ParseInt then
+	// returns the largest int64, which is capped below.
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
 		if s <= 0 {
 			return 0
 		}

@@ -29,8 +29,13 @@ func (t *Token) header() string {
 	return typ + " " + t.AccessToken
 }
 
-// String hides the token, so that it can never be logged by accident.
-func (t *Token) String() string { return "hubsoft.Token(REDACTED)" }
+// String hides the token, so that it can never be logged by accident. It
+// and GoString have value receivers so that a Token printed by value, or
+// with %#v, is hidden too.
+func (t Token) String() string { return "hubsoft.Token(REDACTED)" }
+
+// GoString hides the token from %#v too.
+func (t Token) GoString() string { return t.String() }
 
 // TokenSource returns tokens. Implementations must be safe for concurrent use.
 //
@@ -75,12 +80,15 @@ func (c Credentials) Validate() error {
 	return nil
 }
 
-// maxTokenLifetime caps how long a token is used, whatever expires_in says:
-// HubSoft advises a new token every 24 hours.
+// maxTokenLifetime caps how long a token is used, whatever expires_in or
+// Token.Expiry says: HubSoft advises a new token every 24 hours. A token
+// with a zero Expiry is used for that long too.
 const maxTokenLifetime = 24 * time.Hour
 
 // expiryDelta makes tokens expire a little early, so that a request never
-// leaves with a token that dies on the way.
+// leaves with a token that dies on the way. For tokens that live less than
+// twice as long, half their lifetime is used instead, so that a short-lived
+// token is still reused.
 const expiryDelta = time.Minute
 
 // passwordGrant fetches tokens with HubSoft's password grant.
@@ -121,36 +129,70 @@ func (g *passwordGrant) Token(ctx context.Context) (*Token, error) {
 	defer resp.Body.Close()
 	data, err := readBody(resp.Body)
 	if err != nil {
-		return nil, requestError(ctx, "token request", err)
+		return nil, bodyError(ctx, "token request", resp, err)
 	}
 
 	var tr struct {
 		AccessToken string          `json:"access_token"`
 		TokenType   string          `json:"token_type"`
-		ExpiresIn   json.Number     `json:"expires_in"`
+		ExpiresIn   json.RawMessage `json:"expires_in"`
 		Error       string          `json:"error"`
 		Description string          `json:"error_description"`
-		Message     json.RawMessage `json:"message"`
 	}
 	jsonErr := json.Unmarshal(data, &tr)
 
 	switch {
 	case resp.StatusCode == http.StatusOK && jsonErr == nil && tr.AccessToken != "":
-		lifetime := maxTokenLifetime
-		if s, err := tr.ExpiresIn.Int64(); err == nil && s > 0 && time.Duration(s)*time.Second < lifetime {
-			lifetime = time.Duration(s) * time.Second
+		return &Token{AccessToken: tr.AccessToken, TokenType: tr.TokenType, Expiry: g.now().Add(tokenLifetime(tr.ExpiresIn))}, nil
+	case resp.StatusCode == http.StatusUnauthorized,
+		resp.StatusCode == http.StatusBadRequest && jsonErr == nil && tr.Error != "":
+		// 401 invalid_credentials (or any 401: nothing else is meant on
+		// this route), 400 invalid_grant, invalid_client, invalid_request:
+		// retrying with the same credentials can only fail again, and many
+		// failed logins may lock the API user.
+		code := tr.Error
+		if jsonErr != nil || code == "" {
+			code = "unauthorized"
 		}
-		return &Token{AccessToken: tr.AccessToken, TokenType: tr.TokenType, Expiry: g.now().Add(lifetime)}, nil
-	case jsonErr == nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusBadRequest) &&
-		(tr.Error == "invalid_credentials" || tr.Error == "invalid_grant" || tr.Error == "invalid_client"):
-		return nil, &AuthError{StatusCode: resp.StatusCode, Code: tr.Error, Description: tr.Description}
+		return nil, &AuthError{StatusCode: resp.StatusCode, Code: code, Description: tr.Description}
+	case isRedirect(resp.StatusCode):
+		return nil, redirectError("token request", resp)
 	case resp.StatusCode == http.StatusOK:
 		// A 200 without a token: an HTML login page or a proxy page.
-		return nil, &APIError{Op: "token request", StatusCode: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Snippet: snippet(data),
+		return nil, &APIError{Op: "token request", StatusCode: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Snippet: tokenSnippet(data),
 			Reason: "the answer holds no access_token; check HUBSOFT_BASE_URL"}
 	default:
-		return nil, checkStatus("token request", resp, data)
+		err := checkStatus("token request", resp, data)
+		var api *APIError
+		if errors.As(err, &api) {
+			api.Snippet = tokenSnippet(data)
+		}
+		return nil, err
 	}
+}
+
+// tokenLifetime reads expires_in, in seconds, as a JSON number or string.
+// It is capped at maxTokenLifetime, which is also the lifetime when
+// expires_in is absent or unusable.
+func tokenLifetime(raw json.RawMessage) time.Duration {
+	var n json.Number
+	if json.Unmarshal(raw, &n) != nil {
+		return maxTokenLifetime
+	}
+	s, err := n.Int64()
+	if err != nil || s <= 0 || s >= int64(maxTokenLifetime/time.Second) {
+		return maxTokenLifetime
+	}
+	return time.Duration(s) * time.Second
+}
+
+// tokenSnippet is snippet for answers of the token route, which are never
+// quoted when they might hold a token.
+func tokenSnippet(body []byte) string {
+	if bytes.Contains(body, []byte("access_token")) || bytes.Contains(body, []byte("refresh_token")) {
+		return "(body withheld: it may hold a token)"
+	}
+	return snippet(body)
 }
 
 // cachedSource caches a token and fetches a new one when it has expired or
@@ -162,6 +204,7 @@ type cachedSource struct {
 
 	mu       sync.Mutex
 	tok      *Token
+	useUntil time.Time // tok is used while now is before it; see expiresAt
 	inflight *tokenCall
 }
 
@@ -179,7 +222,7 @@ var _ TokenSource = (*passwordGrant)(nil)
 func (s *cachedSource) Token(ctx context.Context) (*Token, error) {
 	for {
 		s.mu.Lock()
-		if t := s.tok; t != nil && s.now().Add(expiryDelta).Before(t.Expiry) {
+		if t := s.tok; t != nil && s.now().Before(s.useUntil) {
 			s.mu.Unlock()
 			return t, nil
 		}
@@ -193,10 +236,13 @@ func (s *cachedSource) Token(ctx context.Context) (*Token, error) {
 
 		if leader {
 			c.tok, c.err = s.new.Token(ctx)
+			if c.err == nil && c.tok == nil {
+				c.err = errors.New("hubsoft: the token source returned no token")
+			}
 			s.mu.Lock()
 			s.inflight = nil
 			if c.err == nil {
-				s.tok = c.tok
+				s.tok, s.useUntil = c.tok, expiresAt(c.tok, s.now())
 			}
 			s.mu.Unlock()
 			close(c.done)
@@ -215,6 +261,18 @@ func (s *cachedSource) Token(ctx context.Context) (*Token, error) {
 		}
 		return c.tok, c.err
 	}
+}
+
+// expiresAt returns when a token fetched at now stops being used: its
+// Expiry, or maxTokenLifetime after now if that is sooner or Expiry is zero,
+// less expiryDelta (or half the lifetime, if that is shorter).
+func expiresAt(t *Token, now time.Time) time.Time {
+	end := now.Add(maxTokenLifetime)
+	if !t.Expiry.IsZero() && t.Expiry.Before(end) {
+		end = t.Expiry
+	}
+	life := end.Sub(now)
+	return end.Add(-min(expiryDelta, life/2))
 }
 
 // invalidate drops t from the cache if it is still the cached token. Workers

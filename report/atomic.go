@@ -19,8 +19,10 @@ func WriteFileAtomic(path string, data []byte) error {
 }
 
 // Rewrite replaces the results file at path, atomically, with the rows for
-// which keep returns true. It is how --retry-failed forgets failed rows
-// without ever leaving a line with two rows, or none.
+// which keep returns true, in their order. It is how --retry-failed forgets
+// failed rows without ever leaving a line with two rows, or none. A torn
+// last line is dropped; any other damage is an error, and the file is left
+// as it was.
 func Rewrite(path string, keep func(Row) bool) error {
 	return replace(path, func(f *os.File) error {
 		cw := gocsv.NewSafeCSVWriter(csv.NewWriter(f))
@@ -29,7 +31,7 @@ func Rewrite(path string, keep func(Row) bool) error {
 		}
 		batch := make([]Row, 0, 1024)
 		flush := func() error {
-			err := gocsv.MarshalCSVWithoutHeaders(batch, cw)
+			err := marshalRows(cw, batch)
 			batch = batch[:0]
 			return err
 		}

@@ -57,14 +57,18 @@ func (s *Summary) WriteText(w io.Writer) error {
 	return err
 }
 
-// ErrorsJSON renders HubSoft's errors list as the results file stores it.
+// ErrorsJSON renders HubSoft's errors list as the results file stores it:
+// a JSON array on one line, with "<", ">" and "&" as they are, since people
+// read the file.
 func ErrorsJSON(errs []string) string {
 	if len(errs) == 0 {
 		return "[]"
 	}
-	b, err := json.Marshal(errs)
-	if err != nil {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(errs); err != nil {
 		return "[]"
 	}
-	return string(b)
+	return strings.TrimSuffix(b.String(), "\n")
 }

@@ -242,7 +242,7 @@ func runJobs(ctx context.Context, o runOptions, client *hubsoft.Client, baseURL,
 		FailStreak:  o.FailStreak,
 	}
 	settings := map[string]string{"action": "solicitar_desconexao", "base_url": baseURL}
-	notClean := false
+	notClean, authenticated := false, false
 	for _, in := range o.Inputs {
 		if err := ctx.Err(); err != nil {
 			return &stoppedError{Err: batch.ErrInterrupted, Resume: resume}
@@ -251,6 +251,15 @@ func runJobs(ctx context.Context, o runOptions, client *hubsoft.Client, baseURL,
 		job, err := batch.OpenJob(in, out, batch.JobOptions{Settings: settings, Restart: o.Restart, RetryFailed: o.RetryFailed})
 		if err != nil {
 			return err
+		}
+		if !authenticated && job.Prior().Total() < job.Plan.Rows {
+			// Credentials and reachability first: a systemic failure must
+			// stop the run before any row is marked.
+			if err := client.Authenticate(ctx); err != nil {
+				job.Close()
+				return &stoppedError{Err: err, Resume: resume}
+			}
+			authenticated = true
 		}
 		sum, err := runJob(ctx, runner, job, o, stderr)
 		job.Close()

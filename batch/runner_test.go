@@ -1,0 +1,450 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/hsbatch/hsbatch/report"
+)
+
+// fakeSender answers from fn and counts calls per id.
+type fakeSender struct {
+	mu    sync.Mutex
+	calls map[int64]int
+	fn    func(ctx context.Context, id int64, n int) (Answer, error) // n: 1 for the first call of id
+}
+
+func (f *fakeSender) Send(ctx context.Context, id int64) (Answer, error) {
+	f.mu.Lock()
+	if f.calls == nil {
+		f.calls = map[int64]int{}
+	}
+	f.calls[id]++
+	n := f.calls[id]
+	f.mu.Unlock()
+	if f.fn == nil {
+		return Answer{OK: true, Msg: "ok", Login: fmt.Sprintf("login%d", id), HTTPStatus: 200}, nil
+	}
+	return f.fn(ctx, id, n)
+}
+
+func (f *fakeSender) count(id int64) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[id]
+}
+
+func (f *fakeSender) total() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.calls {
+		n += c
+	}
+	return n
+}
+
+// testErr is an error whose verdict the test chooses.
+type testErr struct {
+	action     Action
+	retryAfter time.Duration
+}
+
+func (e testErr) Error() string { return fmt.Sprintf("test error (action %d)", e.action) }
+
+func testClassify(err error) Verdict {
+	var te testErr
+	if errors.As(err, &te) {
+		return Verdict{Action: te.action, RetryAfter: te.retryAfter, HTTPStatus: 503}
+	}
+	return Verdict{Action: Fail}
+}
+
+// writeInput writes a CSV input with a header and one id per line.
+func writeInput(t *testing.T, dir string, ids ...string) string {
+	t.Helper()
+	path := filepath.Join(dir, "in.csv")
+	content := "id_cliente_servico\n" + strings.Join(ids, "\n") + "\n"
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func seqIDs(from, n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprint(from + i)
+	}
+	return ids
+}
+
+func openJob(t *testing.T, input string, o JobOptions) *Job {
+	t.Helper()
+	j, err := OpenJob(input, filepath.Join(filepath.Dir(input), "out.csv"), o)
+	if err != nil {
+		t.Fatalf("OpenJob: %v", err)
+	}
+	t.Cleanup(func() { j.Close() })
+	return j
+}
+
+// loadRows reads the results file into a map by input line, failing on a
+// line with two rows.
+func loadRows(t *testing.T, path string) map[int]report.Row {
+	t.Helper()
+	rows := map[int]report.Row{}
+	if _, err := report.Load(path, func(r report.Row) error {
+		rows[r.Line] = r
+		return nil
+	}); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return rows
+}
+
+func newRunner(s Sender, conc int) *Runner {
+	return &Runner{Sender: s, Classify: testClassify, Concurrency: conc, Retries: 3, Backoff: func(int) time.Duration { return time.Millisecond }}
+}
+
+func TestRunWritesOneRowPerLine(t *testing.T) {
+	dir := t.TempDir()
+	input := writeInput(t, dir, "10", "abc", "11", "10", " ", "12", "0")
+	s := &fakeSender{fn: func(_ context.Context, id int64, _ int) (Answer, error) {
+		if id == 11 {
+			return Answer{Msg: "A desconexão não foi bem sucedida", Errors: []string{"sem comunicação"}, HTTPStatus: 200}, nil
+		}
+		return Answer{OK: true, Msg: "ok", Login: fmt.Sprint("l", id), HTTPStatus: 200}, nil
+	}}
+	j := openJob(t, input, JobOptions{})
+	sum, err := newRunner(s, 3).Run(context.Background(), j)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	rows := loadRows(t, j.Results)
+	want := map[int]struct{ status, msg string }{
+		2: {report.StatusSuccess, "ok"},
+		3: {report.StatusInvalid, `got "abc"`},
+		4: {report.StatusError, "não foi"},
+		5: {report.StatusDuplicate, "duplicate of line 2"},
+		6: {report.StatusInvalid, "is empty"},
+		7: {report.StatusSuccess, "ok"},
+		8: {report.StatusInvalid, `got "0"`},
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("got %d rows, want %d", len(rows), len(want))
+	}
+	for line, w := range want {
+		r := rows[line]
+		if r.Status != w.status || !strings.Contains(r.Msg, w.msg) {
+			t.Errorf("line %d: got %s %q, want %s containing %q", line, r.Status, r.Msg, w.status, w.msg)
+		}
+	}
+	if got := rows[4].Errors; got != `["sem comunicação"]` {
+		t.Errorf("errors: got %s", got)
+	}
+	if got := rows[2]; got.Login != "l10" || got.HTTPStatus != 200 || got.Attempts != 1 || got.FinishedAt == "" {
+		t.Errorf("line 2: got %+v", got)
+	}
+	for _, id := range []int64{10, 11, 12} {
+		if n := s.count(id); n != 1 {
+			t.Errorf("id %d sent %d times, want 1", id, n)
+		}
+	}
+	if s.total() != 3 {
+		t.Errorf("got %d sends, want 3", s.total())
+	}
+	if !sum.Complete() || sum.Counts.Success != 2 || sum.Counts.Invalid != 3 || sum.Counts.Duplicate != 1 || sum.Counts.Error != 1 {
+		t.Errorf("summary: got %+v", sum.Counts)
+	}
+}
+
+func TestRunRetries(t *testing.T) {
+	tests := []struct {
+		name         string
+		failures     int // retryable failures before an answer
+		action       Action
+		wantStatus   string
+		wantAttempts int
+	}{
+		{"answer after two failures", 2, Retry, report.StatusSuccess, 3},
+		{"retries exhausted", 10, Retry, report.StatusFailed, 4},
+		{"not retryable", 10, Fail, report.StatusFailed, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			input := writeInput(t, t.TempDir(), "7")
+			s := &fakeSender{fn: func(_ context.Context, id int64, n int) (Answer, error) {
+				if n <= tt.failures {
+					return Answer{}, testErr{action: tt.action}
+				}
+				return Answer{OK: true, HTTPStatus: 200}, nil
+			}}
+			j := openJob(t, input, JobOptions{})
+			if _, err := newRunner(s, 2).Run(context.Background(), j); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			r := loadRows(t, j.Results)[2]
+			if r.Status != tt.wantStatus || r.Attempts != tt.wantAttempts {
+				t.Errorf("got %s after %d attempts, want %s after %d", r.Status, r.Attempts, tt.wantStatus, tt.wantAttempts)
+			}
+			if tt.wantStatus == report.StatusFailed && (!strings.Contains(r.Msg, "test error") || r.HTTPStatus != 503) {
+				t.Errorf("failed row: got msg %q http %d", r.Msg, r.HTTPStatus)
+			}
+		})
+	}
+}
+
+func TestBackoffGrowsWithJitter(t *testing.T) {
+	for n := 1; n <= 12; n++ {
+		d := min(30*time.Second, 500*time.Millisecond<<min(n-1, 10))
+		for range 50 {
+			got := Backoff(n)
+			if got < d/2 || got > d {
+				t.Fatalf("Backoff(%d) = %s, want within [%s, %s]", n, got, d/2, d)
+			}
+		}
+	}
+}
+
+func TestRetryAfterPausesEveryWorker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		input := writeInput(t, t.TempDir(), seqIDs(1, 40)...)
+		var mu sync.Mutex
+		var starts []time.Duration
+		t0 := time.Now()
+		s := &fakeSender{fn: func(_ context.Context, id int64, n int) (Answer, error) {
+			mu.Lock()
+			starts = append(starts, time.Since(t0))
+			mu.Unlock()
+			time.Sleep(100 * time.Millisecond)
+			if id == 3 && n == 1 {
+				return Answer{}, testErr{action: Retry, retryAfter: 10 * time.Second}
+			}
+			return Answer{OK: true, HTTPStatus: 200}, nil
+		}}
+		j := openJob(t, input, JobOptions{})
+		if _, err := newRunner(s, 4).Run(context.Background(), j); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		// id 3's 429 arrives at 100ms. Requests already sent may finish, but
+		// none may start between then and 10.1s.
+		for _, st := range starts {
+			if st > 100*time.Millisecond && st < 10100*time.Millisecond {
+				t.Errorf("a request started at %s, inside the Retry-After pause", st)
+			}
+		}
+		if got := loadRows(t, j.Results)[4]; got.Status != report.StatusSuccess || got.Attempts != 2 {
+			t.Errorf("id 3: got %s after %d attempts, want success after 2", got.Status, got.Attempts)
+		}
+	})
+}
+
+func TestStopLeavesRowsToDo(t *testing.T) {
+	input := writeInput(t, t.TempDir(), seqIDs(1, 50)...)
+	s := &fakeSender{fn: func(_ context.Context, id int64, _ int) (Answer, error) {
+		if id == 20 {
+			return Answer{}, testErr{action: Stop}
+		}
+		return Answer{OK: true, HTTPStatus: 200}, nil
+	}}
+	j := openJob(t, input, JobOptions{})
+	sum, err := newRunner(s, 1).Run(context.Background(), j)
+	if !errors.As(err, new(testErr)) {
+		t.Fatalf("Run: got %v, want the stop error", err)
+	}
+	rows := loadRows(t, j.Results)
+	if _, ok := rows[21]; ok {
+		t.Errorf("the row that stopped the run was written: %+v", rows[21])
+	}
+	for _, r := range rows {
+		if r.Status != report.StatusSuccess {
+			t.Errorf("line %d: got %s, want success (a stop must not fail rows)", r.Line, r.Status)
+		}
+	}
+	if sum.Complete() || sum.Done() != len(rows) {
+		t.Errorf("summary: got done %d complete %v, want %d, false", sum.Done(), sum.Complete(), len(rows))
+	}
+}
+
+func TestOutageStopsBeforeFailingEverything(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		input := writeInput(t, t.TempDir(), seqIDs(1, 1000)...)
+		s := &fakeSender{fn: func(context.Context, int64, int) (Answer, error) {
+			time.Sleep(10 * time.Millisecond)
+			return Answer{}, testErr{action: Retry}
+		}}
+		j := openJob(t, input, JobOptions{})
+		r := newRunner(s, 4)
+		r.FailStreak = 10
+		sum, err := r.Run(context.Background(), j)
+		var out *OutageError
+		if !errors.As(err, &out) {
+			t.Fatalf("Run: got %v, want an OutageError", err)
+		}
+		if sum.Counts.Failed >= 10+4 {
+			t.Errorf("got %d rows marked failed, want fewer than %d", sum.Counts.Failed, 10+4)
+		}
+		if s.total() > (10+4)*(r.Retries+1) {
+			t.Errorf("got %d sends, want at most %d", s.total(), (10+4)*(r.Retries+1))
+		}
+	})
+}
+
+func TestInterruptFinishesRequestsInFlight(t *testing.T) {
+	input := writeInput(t, t.TempDir(), seqIDs(1, 100)...)
+	ctx, cancel := context.WithCancel(context.Background())
+	inFlight := make(chan int64, 100)
+	release := make(chan struct{})
+	s := &fakeSender{fn: func(reqCtx context.Context, id int64, _ int) (Answer, error) {
+		inFlight <- id
+		<-release
+		if reqCtx.Err() != nil {
+			return Answer{}, reqCtx.Err()
+		}
+		return Answer{OK: true, HTTPStatus: 200}, nil
+	}}
+	j := openJob(t, input, JobOptions{})
+	done := make(chan error)
+	var sum *report.Summary
+	go func() {
+		var err error
+		sum, err = newRunner(s, 4).Run(ctx, j)
+		done <- err
+	}()
+	var sent []int64
+	for range 4 {
+		sent = append(sent, <-inFlight)
+	}
+	cancel()
+	close(release)
+	if err := <-done; !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("Run: got %v, want ErrInterrupted", err)
+	}
+	rows := loadRows(t, j.Results)
+	for _, id := range sent {
+		if r, ok := rows[int(id)+1]; !ok || r.Status != report.StatusSuccess {
+			t.Errorf("id %d was in flight at the signal: got row %+v, want success", id, r)
+		}
+	}
+	if s.total() != len(rows) {
+		t.Errorf("got %d sends and %d rows; every send must be recorded", s.total(), len(rows))
+	}
+	if sum.Done() != len(rows) || sum.Complete() {
+		t.Errorf("summary: got done %d, want %d and incomplete", sum.Done(), len(rows))
+	}
+}
+
+func TestResumeSendsOnlyWhatIsLeft(t *testing.T) {
+	dir := t.TempDir()
+	input := writeInput(t, dir, seqIDs(1, 200)...)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &fakeSender{}
+	s.fn = func(_ context.Context, id int64, _ int) (Answer, error) {
+		if id == 50 {
+			cancel()
+		}
+		return Answer{OK: true, HTTPStatus: 200}, nil
+	}
+	j := openJob(t, input, JobOptions{})
+	if _, err := newRunner(s, 4).Run(ctx, j); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("first run: got %v, want ErrInterrupted", err)
+	}
+	j.Close()
+	first := s.total()
+
+	j2 := openJob(t, input, JobOptions{})
+	if !j2.Resumed || j2.Prior().Total() != first {
+		t.Fatalf("reopened: got resumed %v with %d rows, want %d", j2.Resumed, j2.Prior().Total(), first)
+	}
+	sum, err := newRunner(s, 4).Run(context.Background(), j2)
+	if err != nil || !sum.Complete() {
+		t.Fatalf("second run: got %v, complete %v", err, sum.Complete())
+	}
+	if sum.Sent != 200-first {
+		t.Errorf("second run sent %d rows, want %d", sum.Sent, 200-first)
+	}
+	for id := int64(1); id <= 200; id++ {
+		if n := s.count(id); n != 1 {
+			t.Errorf("id %d sent %d times, want 1", id, n)
+		}
+	}
+	if rows := loadRows(t, j2.Results); len(rows) != 200 {
+		t.Errorf("got %d rows, want 200", len(rows))
+	}
+}
+
+// countingLimiter counts the waits: every attempt must be paced.
+type countingLimiter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (l *countingLimiter) Wait(context.Context) error {
+	l.mu.Lock()
+	l.n++
+	l.mu.Unlock()
+	return nil
+}
+
+func TestEveryAttemptIsPaced(t *testing.T) {
+	input := writeInput(t, t.TempDir(), seqIDs(1, 20)...)
+	s := &fakeSender{fn: func(_ context.Context, id int64, n int) (Answer, error) {
+		if id%2 == 0 && n == 1 {
+			return Answer{}, testErr{action: Retry}
+		}
+		return Answer{OK: true, HTTPStatus: 200}, nil
+	}}
+	lim := &countingLimiter{}
+	r := newRunner(s, 3)
+	r.Limiter = lim
+	j := openJob(t, input, JobOptions{})
+	if _, err := r.Run(context.Background(), j); err != nil {
+		t.Fatal(err)
+	}
+	if lim.n != s.total() || lim.n != 30 {
+		t.Errorf("got %d limiter waits for %d sends, want 30 each", lim.n, s.total())
+	}
+}
+
+func TestWriteErrorStopsTheRun(t *testing.T) {
+	input := writeInput(t, t.TempDir(), seqIDs(1, 10)...)
+	j := openJob(t, input, JobOptions{})
+	j.writer.Close() // every Commit now fails, as on a dead disk
+	_, err := newRunner(&fakeSender{}, 2).Run(context.Background(), j)
+	var we *WriteError
+	if !errors.As(err, &we) || we.Path != j.Results {
+		t.Fatalf("Run: got %v, want a WriteError for %s", err, j.Results)
+	}
+	if !strings.Contains(err.Error(), "free space") {
+		t.Errorf("message %q should tell the operator what to do", err)
+	}
+}
+
+func TestProgressReportsDurableRows(t *testing.T) {
+	input := writeInput(t, t.TempDir(), seqIDs(1, 30)...)
+	var seen []int
+	r := newRunner(&fakeSender{}, 4)
+	r.OnProgress = func(p Progress) {
+		if p.Total != 30 {
+			t.Errorf("progress total: got %d, want 30", p.Total)
+		}
+		seen = append(seen, p.Done)
+	}
+	j := openJob(t, input, JobOptions{})
+	if _, err := r.Run(context.Background(), j); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) == 0 || seen[len(seen)-1] != 30 || !slices.IsSorted(seen) {
+		t.Errorf("progress: got %v, want increasing to 30", seen)
+	}
+}
