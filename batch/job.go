@@ -262,6 +262,26 @@ func (j *Job) Retried() int { return j.retried }
 // Done reports whether input line has a result already.
 func (j *Job) Done(line int) bool { return j.done.Has(line) }
 
+// finish ends a complete job: the results file is put in input order and
+// the attempts journal, now empty of rows in flight, is removed.
+func (j *Job) finish() error {
+	if err := j.writer.Close(); err != nil {
+		return &WriteError{Path: j.Results, Err: err}
+	}
+	j.writer = nil
+	if err := report.Sort(j.Results); err != nil {
+		return &WriteError{Path: j.Results, Err: fmt.Errorf("put the complete results in input order: %w", err)}
+	}
+	if j.inflight != nil {
+		j.inflight.Close()
+		j.inflight = nil
+	}
+	if err := os.Remove(InflightPath(j.Results)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return &WriteError{Path: InflightPath(j.Results), Err: err}
+	}
+	return nil
+}
+
 // Close releases the results file and the lock.
 func (j *Job) Close() error {
 	var err error

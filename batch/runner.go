@@ -204,6 +204,9 @@ func (r *Runner) Run(ctx context.Context, j *Job) (*report.Summary, error) {
 		return nil
 	})
 	err = g.Wait()
+	if err == nil && sum.Complete() {
+		err = j.finish()
+	}
 	sum.Elapsed = time.Since(start)
 	if err == nil && ctx.Err() != nil && !sum.Complete() {
 		err = ErrInterrupted

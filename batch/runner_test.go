@@ -155,6 +155,17 @@ func TestRunWritesOneRowPerLine(t *testing.T) {
 	if got := rows[2]; got.Login != "l10" || got.HTTPStatus != 200 || got.Attempts != 1 || got.FinishedAt == "" {
 		t.Errorf("line 2: got %+v", got)
 	}
+	b, _ := os.ReadFile(j.Results)
+	var order []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n")[1:] {
+		order = append(order, strings.SplitN(l, ",", 2)[0])
+	}
+	if got := strings.Join(order, " "); got != "2 3 4 5 6 7 8" {
+		t.Errorf("a complete job's rows are in order %s, want input order", got)
+	}
+	if _, err := os.Stat(InflightPath(j.Results)); !os.IsNotExist(err) {
+		t.Errorf("a complete job keeps its attempts journal: %v", err)
+	}
 	for _, id := range []int64{10, 11, 12} {
 		if n := s.count(id); n != 1 {
 			t.Errorf("id %d sent %d times, want 1", id, n)

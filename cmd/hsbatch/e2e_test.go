@@ -411,3 +411,45 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
 }
+
+// A request that hangs holds up the first signal's graceful stop; a second
+// signal quits at once, and the job is still resumable.
+func TestSecondSignalQuitsAtOnce(t *testing.T) {
+	srv := hubsofttest.NewServer()
+	defer srv.Close()
+	dir := t.TempDir()
+	input := filepath.Join(dir, "ids.csv")
+	writeFile(t, input, "1\n2\n3\n4\n5\n6\n")
+	srv.InjectFaults(3, hubsofttest.FaultHang)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd, _, stderr := command(ctx, env(srv), "run", "--rate", "0", "--concurrency", "1", "--timeout", "5m", input)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.WaitFor(ctx, func() bool { return srv.Calls(3) == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitStopped {
+		t.Fatalf("after two signals: %v, want exit %d\n%s", err, exitStopped, stderr)
+	}
+	if !strings.Contains(stderr.String(), "second signal") {
+		t.Errorf("stderr should say why it quit:\n%s", stderr)
+	}
+	rows := readResults(t, filepath.Join(dir, "ids.results.csv"))
+	if len(rows) != 2 {
+		t.Errorf("got %d rows, want the 2 done before the hang", len(rows))
+	}
+	res := hsbatch(t, env(srv), "run", "--rate", "0", input)
+	if res.code != exitOK {
+		t.Fatalf("resume: exit %d\n%s", res.code, res.stderr)
+	}
+	// A headerless file: id 3 is on line 3.
+	if r := readResults(t, filepath.Join(dir, "ids.results.csv"))[3]; r.Attempts != 2 || r.Status != "success" {
+		t.Errorf("the row in flight at the kill: got %+v, want success with 2 attempts", r)
+	}
+}

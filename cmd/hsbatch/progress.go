@@ -40,7 +40,7 @@ func newProgress(mode, name string, total, done int, stderr io.Writer) progress 
 			progressbar.OptionSetItsString("rows"),
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionFullWidth(),
+			progressbar.OptionSetWidth(30),
 			progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }),
 		)
 		bar.Set(done)
