@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -98,40 +100,96 @@ type passwordGrant struct {
 	hc       *http.Client
 	timeout  time.Duration
 	now      func() time.Time
+	form     atomic.Bool // the server reads only form bodies
 }
 
 // Token requests a new token. It is not cached; see cachedSource.
+//
+// HubSoft documents a JSON body; servers that read only form bodies answer
+// 400 unsupported_grant_type or invalid_request (they saw no grant_type),
+// or 415. Then the request is sent once more, form-encoded, and that
+// encoding is kept for later tokens.
 func (g *passwordGrant) Token(ctx context.Context) (*Token, error) {
-	body, err := json.Marshal(map[string]string{
+	form := g.form.Load()
+	resp, data, err := g.post(ctx, form)
+	if err != nil {
+		return nil, err
+	}
+	if !form && wantsForm(resp.StatusCode, data) {
+		if resp, data, err = g.post(ctx, true); err != nil {
+			return nil, err
+		}
+		if resp.StatusCode == http.StatusOK {
+			g.form.Store(true)
+		}
+	}
+	return g.parse(resp, data)
+}
+
+// wantsForm reports whether a token answer says the server did not read a
+// JSON body.
+func wantsForm(status int, body []byte) bool {
+	if status == http.StatusUnsupportedMediaType {
+		return true
+	}
+	var e struct {
+		Error string `json:"error"`
+	}
+	return status == http.StatusBadRequest && json.Unmarshal(body, &e) == nil &&
+		(e.Error == "unsupported_grant_type" || e.Error == "invalid_request")
+}
+
+// post sends the password grant, as JSON or as a form, and reads the
+// answer. The body of resp is already read into data and closed.
+func (g *passwordGrant) post(ctx context.Context, form bool) (*http.Response, []byte, error) {
+	fields := map[string]string{
 		"grant_type":    "password",
 		"client_id":     g.creds.ClientID,
 		"client_secret": g.creds.ClientSecret,
 		"username":      g.creds.Username,
 		"password":      g.creds.Password,
-	})
-	if err != nil {
-		return nil, err
+	}
+	var (
+		body        []byte
+		contentType string
+	)
+	if form {
+		v := url.Values{}
+		for k, f := range fields {
+			v.Set(k, f)
+		}
+		body, contentType = []byte(v.Encode()), "application/x-www-form-urlencoded"
+	} else {
+		var err error
+		if body, err = json.Marshal(fields); err != nil {
+			return nil, nil, err
+		}
+		contentType = "application/json"
 	}
 	rctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodPost, g.tokenURL, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 
 	resp, err := g.hc.Do(req)
 	if err != nil {
-		return nil, requestError(ctx, "token request", err)
+		return nil, nil, requestError(ctx, "token request", err)
 	}
 	defer resp.Body.Close()
 	data, err := readBody(resp.Body)
 	if err != nil {
-		return nil, bodyError(ctx, "token request", resp, err)
+		return nil, nil, bodyError(ctx, "token request", resp, err)
 	}
+	return resp, data, nil
+}
 
+// parse turns a token answer into a token or a typed error.
+func (g *passwordGrant) parse(resp *http.Response, data []byte) (*Token, error) {
 	var tr struct {
 		AccessToken string          `json:"access_token"`
 		TokenType   string          `json:"token_type"`

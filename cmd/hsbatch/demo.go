@@ -64,7 +64,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	ro := defaultRunOptions()
 	ro.Rate, ro.Burst, ro.Concurrency, ro.Retries, ro.Progress = 50, 5, 8, 5, o.Progress
 	ro.Inputs = []string{input}
-	err = runJobs(ctx, ro, client, srv.URL, "hsbatch demo --dir "+shellQuote(o.Dir), stdout, stderr)
+	// The fake server gets a new port each time; pin the job to "the demo
+	// server" so that an interrupted demo resumes with the same command.
+	err = runJobs(ctx, ro, client, "hsbatch demo server", "hsbatch demo --dir "+shellQuote(o.Dir), stdout, stderr)
 	if errors.Is(err, errNotClean) {
 		err = nil
 	}

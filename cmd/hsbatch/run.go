@@ -227,8 +227,9 @@ func shellQuote(s string) string {
 }
 
 // runJobs runs every input in turn. It stops at the first input that
-// cannot start or does not finish.
-func runJobs(ctx context.Context, o runOptions, client *hubsoft.Client, baseURL, resume string, stdout, stderr io.Writer) error {
+// cannot start or does not finish. server names the server in the job
+// file: resuming against another one is refused.
+func runJobs(ctx context.Context, o runOptions, client *hubsoft.Client, server, resume string, stdout, stderr io.Writer) error {
 	var limiter batch.Limiter
 	if o.Rate > 0 {
 		limiter = rate.NewLimiter(rate.Limit(o.Rate), o.Burst)
@@ -241,7 +242,7 @@ func runJobs(ctx context.Context, o runOptions, client *hubsoft.Client, baseURL,
 		Retries:     o.Retries,
 		FailStreak:  o.FailStreak,
 	}
-	settings := map[string]string{"action": "solicitar_desconexao", "base_url": baseURL}
+	settings := map[string]string{"action": "solicitar_desconexao", "base_url": server}
 	notClean, authenticated := false, false
 	for _, in := range o.Inputs {
 		if err := ctx.Err(); err != nil {
