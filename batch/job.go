@@ -87,6 +87,7 @@ type Job struct {
 	writer   *report.Writer
 	inflight *os.File
 	lock     *os.File
+	in       *os.File // the input, open since it was scanned
 }
 
 // MismatchError is a job whose input or settings changed since it began.
@@ -107,19 +108,28 @@ func OpenJob(input, results string, o JobOptions) (j *Job, err error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	lock, err := acquireLock(LockPath(results))
+	// The input first: a missing or broken input leaves no file behind.
+	// The job keeps it open, so that a run reads the file that was
+	// scanned, even if another is renamed over it.
+	in, err := os.Open(input)
 	if err != nil {
-		return nil, err
+		return nil, &InputError{input, err}
 	}
-	j = &Job{Input: input, Results: results, lock: lock}
+	if st, err := in.Stat(); err == nil && !st.Mode().IsRegular() {
+		in.Close()
+		return nil, &InputError{input, errors.New("not a regular file")}
+	}
+	j = &Job{Input: input, Results: results, in: in}
 	defer func() {
 		if err != nil {
 			j.Close()
 			j = nil
 		}
 	}()
-
-	if j.Plan, err = ScanInput(input); err != nil {
+	if j.Plan, err = scanFile(in); err != nil {
+		return j, err
+	}
+	if j.lock, err = acquireLock(LockPath(results)); err != nil {
 		return j, err
 	}
 	abs, _ := filepath.Abs(input)
@@ -293,8 +303,12 @@ func (j *Job) Close() error {
 		j.inflight.Close()
 		j.inflight = nil
 	}
+	if j.in != nil {
+		j.in.Close()
+		j.in = nil
+	}
 	if j.lock != nil {
-		j.lock.Close() // closing drops the flock
+		releaseLock(j.lock)
 		j.lock = nil
 	}
 	return err

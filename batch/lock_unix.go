@@ -27,6 +27,11 @@ func (e *LockedError) Error() string {
 	return fmt.Sprintf("another hsbatch run holds this job (%s; lock %s). Wait for it to end, or stop it first; two runs on one results file could send rows twice", h, e.Lock)
 }
 
+const (
+	lockTries = 10
+	lockPause = 100 * time.Millisecond
+)
+
 // acquireLock takes an exclusive flock on path, or fails at once naming the
 // holder. The lock lives as long as the returned file is open.
 func acquireLock(path string) (*os.File, error) {
@@ -34,7 +39,17 @@ func acquireLock(path string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open lock file: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	// "hsbatch status" takes a shared lock for an instant to see whether a
+	// run holds the job; a run that starts in that instant tries again
+	// for a moment rather than refuse.
+	for try := 0; ; try++ {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if !errors.Is(err, syscall.EWOULDBLOCK) || try == lockTries {
+			break
+		}
+		time.Sleep(lockPause)
+	}
+	if err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			b, _ := os.ReadFile(path)
@@ -68,4 +83,11 @@ func Running(results string) string {
 	}
 	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	return ""
+}
+
+// releaseLock empties the lock file, so that it names no process once the
+// run is over, and drops the lock.
+func releaseLock(f *os.File) {
+	f.Truncate(0)
+	f.Close() // closing drops the flock
 }

@@ -13,10 +13,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -59,6 +57,10 @@ const (
 type Verdict struct {
 	Action     Action
 	RetryAfter time.Duration // > 0: the server asked every client to wait
+	// Throttled: the server is shedding load (429, 503 with Retry-After).
+	// Every worker pauses, and the attempt does not count against the
+	// row's retries.
+	Throttled  bool
 	HTTPStatus int
 }
 
@@ -125,8 +127,19 @@ func (e *WriteError) Unwrap() error { return e.Err }
 // ErrInterrupted is returned when the caller's context ended the run early.
 var ErrInterrupted = errors.New("interrupted")
 
-// groupMax bounds how many rows share one fsync.
-const groupMax = 1024
+// maxThrottled bounds the attempts of one row that the server throttled
+// (429, or 503 with Retry-After). They do not use up --retries, since a
+// throttle says nothing about the row, but a server that never stops
+// throttling must not hold a row forever.
+const maxThrottled = 20
+
+// queued is a row on its way to the results file. Rows just answered hold
+// a slot until they are durable; others (invalid, duplicate, held-back
+// failures) hold none.
+type queued struct {
+	row  report.Row
+	slot bool
+}
 
 // Run sends every row of j that is not done yet and writes its result.
 //
@@ -134,22 +147,19 @@ const groupMax = 1024
 // finish (each bounded by the Sender's timeout) and their results are
 // written before Run returns ErrInterrupted. Any other error means the run
 // stopped for a cause that holds for every row (see Stop, OutageError,
-// WriteError). Either way the job can be resumed, and the summary counts
-// every durable row.
+// WriteError, InputError). Either way the job can be resumed, and the
+// summary counts every durable row. Run returns nil only when every row of
+// the input has its result.
 func (r *Runner) Run(ctx context.Context, j *Job) (*report.Summary, error) {
 	start := time.Now()
 	conc := max(1, r.Concurrency)
 	sum := &report.Summary{Input: j.Input, Results: j.Results, Total: j.Plan.Rows, Counts: j.counts}
 
-	f, err := os.Open(j.Input)
+	in, err := j.openInput()
 	if err != nil {
-		return sum, &InputError{j.Input, err}
+		return sum, err
 	}
-	defer f.Close()
-	rd, err := NewReader(f)
-	if err != nil {
-		return sum, &InputError{j.Input, err}
-	}
+	defer in.Close()
 
 	// g's context ends when a goroutine meets a systemic error. A signal
 	// (ctx) or such an error stops the producer and the waits between
@@ -159,18 +169,21 @@ func (r *Runner) Run(ctx context.Context, j *Job) (*report.Summary, error) {
 	g, gctx := errgroup.WithContext(context.WithoutCancel(ctx))
 	stopCtx, stopFeeding := context.WithCancel(gctx)
 	defer stopFeeding()
-	context.AfterFunc(ctx, stopFeeding)
+	defer context.AfterFunc(ctx, stopFeeding)()
 	reqCtx := context.WithoutCancel(ctx)
 
 	jobs := make(chan Row)
 	// slots bounds the rows sent but not yet durable: a crash resends at
-	// most Concurrency rows. Every row in results holds a slot, so sends to
-	// results never block.
+	// most Concurrency rows. (Failed rows held back while an outage is in
+	// doubt give their slot back; see state.fail.) results has room for
+	// every slot, so a row that was sent is never blocked on its way out.
 	slots := make(chan struct{}, conc)
-	results := make(chan report.Row, conc)
-	st := &state{r: r, j: j, gate: &gate{}}
+	results := make(chan queued, conc+256)
+	writerDone := make(chan struct{})
+	st := &state{r: r, j: j, gate: &gate{}, slots: slots, results: results, writerDone: writerDone}
 
 	g.Go(func() error {
+		defer close(writerDone)
 		return r.write(j, results, slots, sum)
 	})
 	var senders sync.WaitGroup
@@ -178,7 +191,7 @@ func (r *Runner) Run(ctx context.Context, j *Job) (*report.Summary, error) {
 	g.Go(func() error {
 		defer senders.Done()
 		defer close(jobs)
-		return r.produce(stopCtx, rd, j, jobs, results, slots)
+		return r.produce(stopCtx, in, j, jobs, st)
 	})
 	for range conc {
 		senders.Add(1)
@@ -186,10 +199,16 @@ func (r *Runner) Run(ctx context.Context, j *Job) (*report.Summary, error) {
 			defer senders.Done()
 			for row := range jobs {
 				res, ok, err := st.do(stopCtx, reqCtx, row)
-				if !ok {
+				switch {
+				case !ok:
 					<-slots // left to do
-				} else {
-					results <- res
+				case res.Status == report.StatusFailed:
+					if err = st.fail(res); err != nil {
+						return err
+					}
+				default:
+					st.answered()
+					st.send(queued{res, true})
 				}
 				if err != nil {
 					return err
@@ -200,17 +219,29 @@ func (r *Runner) Run(ctx context.Context, j *Job) (*report.Summary, error) {
 	}
 	g.Go(func() error {
 		senders.Wait()
+		// Failed rows still held are real failures if the run went to the
+		// end; if it stopped early, they stay to do, like rows in flight.
+		if gctx.Err() == nil && ctx.Err() == nil {
+			st.answered()
+		} else {
+			st.drop()
+		}
 		close(results)
 		return nil
 	})
 	err = g.Wait()
-	if err == nil && sum.Complete() {
+	switch {
+	case err != nil:
+	case sum.Complete():
 		err = j.finish()
+	case ctx.Err() != nil:
+		err = ErrInterrupted
+	default:
+		// Every row read has its result, yet some are missing: the file
+		// that was read is not the one that was counted.
+		err = &InputError{j.Input, fmt.Errorf("the file changed during the run (%d rows counted at the start, %d done): put the original back, or start over with --restart", sum.Total, sum.Done())}
 	}
 	sum.Elapsed = time.Since(start)
-	if err == nil && ctx.Err() != nil && !sum.Complete() {
-		err = ErrInterrupted
-	}
 	if err != nil {
 		sum.Stopped = err.Error()
 	}
@@ -218,12 +249,13 @@ func (r *Runner) Run(ctx context.Context, j *Job) (*report.Summary, error) {
 }
 
 // produce feeds rows that are not done to the workers, and writes the
-// rows that need no request (invalid, duplicate) straight to results.
-func (r *Runner) produce(stopCtx context.Context, rd *Reader, j *Job, jobs chan<- Row, results chan<- report.Row, slots chan struct{}) error {
+// rows that need no request (invalid, duplicate) straight to results. It
+// checks at the end that what it read is the input the job pinned.
+func (r *Runner) produce(stopCtx context.Context, in *pinnedInput, j *Job, jobs chan<- Row, st *state) error {
 	for {
-		row, err := rd.Next()
+		row, err := in.Next()
 		if errors.Is(err, io.EOF) {
-			return nil
+			return in.check()
 		}
 		if err != nil {
 			return &InputError{j.Input, err}
@@ -231,22 +263,26 @@ func (r *Runner) produce(stopCtx context.Context, rd *Reader, j *Job, jobs chan<
 		if j.done.Has(row.Line) {
 			continue
 		}
-		select {
-		case slots <- struct{}{}:
-		case <-stopCtx.Done():
-			return nil
-		}
 		res, send := j.prepare(row)
-		if send {
+		if !send {
 			select {
-			case jobs <- row:
+			case st.results <- queued{res, false}:
 			case <-stopCtx.Done():
-				<-slots
 				return nil
 			}
 			continue
 		}
-		results <- res
+		select {
+		case st.slots <- struct{}{}:
+		case <-stopCtx.Done():
+			return nil
+		}
+		select {
+		case jobs <- row:
+		case <-stopCtx.Done():
+			<-st.slots
+			return nil
+		}
 	}
 }
 
@@ -267,18 +303,25 @@ func (j *Job) prepare(row Row) (res report.Row, send bool) {
 // write is the only writer of the results file. It commits rows in groups
 // (one fsync for all the rows that are waiting), and only then frees their
 // slots and counts them done.
-func (r *Runner) write(j *Job, results <-chan report.Row, slots <-chan struct{}, sum *report.Summary) error {
-	group := make([]report.Row, 0, groupMax)
-	for row := range results {
-		group = append(group[:0], row)
+func (r *Runner) write(j *Job, results <-chan queued, slots <-chan struct{}, sum *report.Summary) error {
+	group := make([]report.Row, 0, cap(results))
+	var held int
+	for q := range results {
+		group, held = append(group[:0], q.row), 0
+		if q.slot {
+			held++
+		}
 	drain:
-		for len(group) < groupMax {
+		for len(group) < cap(group) {
 			select {
-			case row, ok := <-results:
+			case q, ok := <-results:
 				if !ok {
 					break drain
 				}
-				group = append(group, row)
+				group = append(group, q.row)
+				if q.slot {
+					held++
+				}
 			default:
 				break drain
 			}
@@ -286,9 +329,11 @@ func (r *Runner) write(j *Job, results <-chan report.Row, slots <-chan struct{},
 		if err := j.writer.Commit(group); err != nil {
 			return &WriteError{Path: j.Results, Err: err}
 		}
+		for range held {
+			<-slots
+		}
 		for _, row := range group {
 			sum.Counts.Add(row.Status)
-			<-slots
 		}
 		sum.Sent += len(group)
 		if r.OnProgress != nil {
@@ -300,10 +345,71 @@ func (r *Runner) write(j *Job, results <-chan report.Row, slots <-chan struct{},
 
 // state is what the workers share.
 type state struct {
-	r      *Runner
-	j      *Job
-	gate   *gate
-	streak atomic.Int64
+	r          *Runner
+	j          *Job
+	gate       *gate
+	slots      chan struct{}
+	results    chan queued
+	writerDone chan struct{}
+
+	// While rows fail one after another, they are held back rather than
+	// written: if the streak reaches FailStreak, the server is down, and
+	// the held rows are dropped, to be sent again on resume, instead of
+	// being marked failed. The first HubSoft answer releases them as the
+	// genuine failures they were. Held rows give back their slot, so that
+	// the other workers go on; a crash may thus resend them too, at most
+	// FailStreak-1 rows that got no valid answer anyway.
+	mu     sync.Mutex
+	streak int
+	held   []report.Row
+}
+
+// send queues a row that holds a slot. It blocks only if the writer died,
+// and then drops the row: it was not recorded, so it stays to do.
+func (s *state) send(q queued) {
+	select {
+	case s.results <- q:
+	case <-s.writerDone:
+	}
+}
+
+// answered ends a failure streak: HubSoft answers, so the rows held back
+// did fail on their own.
+func (s *state) answered() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.streak = 0
+	for _, row := range s.held {
+		s.send(queued{row, false})
+	}
+	s.held = nil
+}
+
+// fail records a row that got no valid answer: held back while an outage
+// is in doubt, and an OutageError once FailStreak rows failed in a row.
+func (s *state) fail(res report.Row) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.streak++
+	switch {
+	case s.r.FailStreak <= 0:
+		s.send(queued{res, true})
+	case s.streak >= s.r.FailStreak:
+		s.held = nil
+		<-s.slots
+		return &OutageError{Streak: s.streak, Last: errors.New(res.Msg)}
+	default:
+		s.held = append(s.held, res)
+		<-s.slots
+	}
+	return nil
+}
+
+// drop leaves the held rows to do.
+func (s *state) drop() {
+	s.mu.Lock()
+	s.held = nil
+	s.mu.Unlock()
 }
 
 // do sends one row, with retries. It returns ok=false when the run is
@@ -313,22 +419,29 @@ func (s *state) do(stopCtx, reqCtx context.Context, row Row) (report.Row, bool, 
 	r := s.r
 	res := report.Row{Line: row.Line, ID: strconv.FormatInt(row.ID, 10)}
 	start := time.Now()
-	var err error
+	retries, throttled := 0, 0
 	for {
+		// The gate is checked again after the limiter: a worker that was
+		// queued in the limiter when another met a Retry-After must wait
+		// too.
 		if s.gate.wait(stopCtx) != nil {
 			return res, false, nil
 		}
 		if r.Limiter != nil && r.Limiter.Wait(stopCtx) != nil {
 			return res, false, nil
 		}
+		if s.gate.closed() {
+			continue
+		}
+		if stopCtx.Err() != nil {
+			return res, false, nil
+		}
 		if err := s.j.attempt(row.Line); err != nil {
 			return res, false, &WriteError{Path: InflightPath(s.j.Results), Err: err}
 		}
 		res.Attempts++
-		var ans Answer
-		ans, err = r.Sender.Send(reqCtx, row.ID)
+		ans, err := r.Sender.Send(reqCtx, row.ID)
 		if err == nil {
-			s.streak.Store(0)
 			res.Status = report.StatusError
 			if ans.OK {
 				res.Status = report.StatusSuccess
@@ -341,14 +454,23 @@ func (s *state) do(stopCtx, reqCtx context.Context, row Row) (report.Row, bool, 
 		if v.Action == Stop {
 			return res, false, err
 		}
-		if v.Action == Fail || res.Attempts > r.Retries {
-			res.Status, res.Msg = report.StatusFailed, err.Error()
-			if n := s.streak.Add(1); r.FailStreak > 0 && n >= int64(r.FailStreak) {
-				return res, false, &OutageError{Streak: int(n), Last: err}
+		var wait time.Duration
+		if v.Throttled && throttled < maxThrottled {
+			// The server is overloaded, not this row: everyone waits.
+			throttled++
+			wait = v.RetryAfter
+			if wait <= 0 {
+				wait = r.backoff(throttled)
 			}
+			s.gate.hold(wait)
+			continue
+		}
+		retries++
+		if v.Action == Fail || retries > r.Retries {
+			res.Status, res.Msg = report.StatusFailed, err.Error()
 			break
 		}
-		wait := r.backoff(res.Attempts)
+		wait = r.backoff(retries)
 		if v.RetryAfter > 0 {
 			s.gate.hold(v.RetryAfter)
 			wait = 0
@@ -411,6 +533,13 @@ func (g *gate) hold(d time.Duration) {
 		g.until = t
 	}
 	g.mu.Unlock()
+}
+
+// closed reports whether the gate is closed now.
+func (g *gate) closed() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return time.Now().Before(g.until)
 }
 
 // wait returns when the gate is open, or ctx is done.

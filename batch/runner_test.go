@@ -57,6 +57,7 @@ func (f *fakeSender) total() int {
 type testErr struct {
 	action     Action
 	retryAfter time.Duration
+	throttled  bool
 }
 
 func (e testErr) Error() string { return fmt.Sprintf("test error (action %d)", e.action) }
@@ -64,7 +65,7 @@ func (e testErr) Error() string { return fmt.Sprintf("test error (action %d)", e
 func testClassify(err error) Verdict {
 	var te testErr
 	if errors.As(err, &te) {
-		return Verdict{Action: te.action, RetryAfter: te.retryAfter, HTTPStatus: 503}
+		return Verdict{Action: te.action, RetryAfter: te.retryAfter, Throttled: te.throttled, HTTPStatus: 503}
 	}
 	return Verdict{Action: Fail}
 }
@@ -287,12 +288,15 @@ func TestStopLeavesRowsToDo(t *testing.T) {
 	}
 }
 
-func TestOutageStopsBeforeFailingEverything(t *testing.T) {
+func TestOutageStopsWithoutFailingRows(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		input := writeInput(t, t.TempDir(), seqIDs(1, 1000)...)
-		s := &fakeSender{fn: func(context.Context, int64, int) (Answer, error) {
+		s := &fakeSender{fn: func(_ context.Context, id int64, _ int) (Answer, error) {
 			time.Sleep(10 * time.Millisecond)
-			return Answer{}, testErr{action: Retry}
+			if id <= 30 {
+				return Answer{OK: true, HTTPStatus: 200}, nil
+			}
+			return Answer{}, testErr{action: Retry} // the server went down
 		}}
 		j := openJob(t, input, JobOptions{})
 		r := newRunner(s, 4)
@@ -302,13 +306,183 @@ func TestOutageStopsBeforeFailingEverything(t *testing.T) {
 		if !errors.As(err, &out) {
 			t.Fatalf("Run: got %v, want an OutageError", err)
 		}
-		if sum.Counts.Failed >= 10+4 {
-			t.Errorf("got %d rows marked failed, want fewer than %d", sum.Counts.Failed, 10+4)
+		if sum.Counts.Failed != 0 || sum.Counts.Success != 30 {
+			t.Errorf("got %+v, want the 30 rows before the outage and no row marked failed", sum.Counts)
 		}
-		if s.total() > (10+4)*(r.Retries+1) {
-			t.Errorf("got %d sends, want at most %d", s.total(), (10+4)*(r.Retries+1))
+		if s.total() > 30+(10+4)*(r.Retries+1) {
+			t.Errorf("got %d sends, want at most %d", s.total(), 30+(10+4)*(r.Retries+1))
 		}
 	})
+}
+
+func TestHeldFailuresAreWrittenWhenTheServerAnswers(t *testing.T) {
+	tests := []struct {
+		name   string
+		failed func(id int64) bool
+	}{
+		{"streak broken by an answer", func(id int64) bool { return id >= 3 && id <= 6 }},
+		{"streak at the end of the input", func(id int64) bool { return id >= 7 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			input := writeInput(t, t.TempDir(), seqIDs(1, 10)...)
+			s := &fakeSender{fn: func(_ context.Context, id int64, _ int) (Answer, error) {
+				if tt.failed(id) {
+					return Answer{}, testErr{action: Fail}
+				}
+				return Answer{OK: true, HTTPStatus: 200}, nil
+			}}
+			j := openJob(t, input, JobOptions{})
+			r := newRunner(s, 1)
+			r.FailStreak = 5
+			sum, err := r.Run(context.Background(), j)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			rows := loadRows(t, j.Results)
+			for id := int64(1); id <= 10; id++ {
+				want := report.StatusSuccess
+				if tt.failed(id) {
+					want = report.StatusFailed
+				}
+				if got := rows[int(id)+1].Status; got != want {
+					t.Errorf("id %d: got %q, want %s", id, got, want)
+				}
+			}
+			if !sum.Complete() {
+				t.Errorf("summary: got %d of %d done", sum.Done(), sum.Total)
+			}
+		})
+	}
+}
+
+func TestThrottlingPausesEveryoneAndSparesRetries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		input := writeInput(t, t.TempDir(), seqIDs(1, 20)...)
+		var mu sync.Mutex
+		var starts []time.Duration
+		t0 := time.Now()
+		s := &fakeSender{fn: func(_ context.Context, id int64, n int) (Answer, error) {
+			mu.Lock()
+			starts = append(starts, time.Since(t0))
+			mu.Unlock()
+			time.Sleep(100 * time.Millisecond)
+			if id == 2 && n <= 6 { // throttled six times, more than --retries
+				return Answer{}, testErr{action: Retry, throttled: true}
+			}
+			return Answer{OK: true, HTTPStatus: 200}, nil
+		}}
+		r := newRunner(s, 4)
+		r.Backoff = func(int) time.Duration { return 5 * time.Second }
+		j := openJob(t, input, JobOptions{})
+		if _, err := r.Run(context.Background(), j); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if got := loadRows(t, j.Results)[3]; got.Status != report.StatusSuccess || got.Attempts != 7 {
+			t.Errorf("id 2: got %s after %d attempts, want success after 7", got.Status, got.Attempts)
+		}
+		// The first 429 (no Retry-After) arrives at 100ms: nobody starts a
+		// request for the backoff that follows.
+		for _, st := range starts {
+			if st > 100*time.Millisecond && st < 5100*time.Millisecond {
+				t.Errorf("a request started at %s, inside the throttle pause", st)
+			}
+		}
+	})
+}
+
+// slowLimiter lets one request through every interval, like rate.Limiter.
+type slowLimiter struct {
+	mu    sync.Mutex
+	next  time.Time
+	every time.Duration
+}
+
+func (l *slowLimiter) Wait(ctx context.Context) error {
+	l.mu.Lock()
+	now := time.Now()
+	at := l.next
+	if at.Before(now) {
+		at = now
+	}
+	l.next = at.Add(l.every)
+	l.mu.Unlock()
+	return sleep(ctx, at.Sub(now))
+}
+
+func TestRetryAfterStopsWorkersQueuedInTheLimiter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		input := writeInput(t, t.TempDir(), seqIDs(1, 12)...)
+		var mu sync.Mutex
+		var starts []time.Duration
+		var throttledAt time.Duration
+		t0 := time.Now()
+		s := &fakeSender{fn: func(_ context.Context, id int64, n int) (Answer, error) {
+			mu.Lock()
+			starts = append(starts, time.Since(t0))
+			mu.Unlock()
+			if id == 1 && n == 1 {
+				// Slow, so that the other workers queue in the limiter.
+				time.Sleep(1200 * time.Millisecond)
+				mu.Lock()
+				throttledAt = time.Since(t0)
+				mu.Unlock()
+				return Answer{}, testErr{action: Retry, retryAfter: 10 * time.Second, throttled: true}
+			}
+			return Answer{OK: true, HTTPStatus: 200}, nil
+		}}
+		r := newRunner(s, 4)
+		r.Limiter = &slowLimiter{every: 500 * time.Millisecond}
+		j := openJob(t, input, JobOptions{})
+		if _, err := r.Run(context.Background(), j); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		for _, st := range starts {
+			if st > throttledAt && st < throttledAt+10*time.Second {
+				t.Errorf("a request started at %s, inside the Retry-After pause from %s", st, throttledAt)
+			}
+		}
+	})
+}
+
+func TestInputChangedAfterOpenStopsTheRun(t *testing.T) {
+	dir := t.TempDir()
+	input := writeInput(t, dir, seqIDs(1, 10)...)
+	j := openJob(t, input, JobOptions{})
+	// Changed in place, as an editor that does not rename would.
+	if err := os.WriteFile(input, []byte("id_cliente_servico\n900\n901\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := newRunner(&fakeSender{}, 2).Run(context.Background(), j)
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "changed") {
+		t.Fatalf("Run: got %v, want an InputError saying the file changed", err)
+	}
+	if sum.Complete() {
+		t.Errorf("the summary says complete")
+	}
+}
+
+func TestInputReplacedAfterOpenIsNotRead(t *testing.T) {
+	dir := t.TempDir()
+	input := writeInput(t, dir, seqIDs(1, 10)...)
+	j := openJob(t, input, JobOptions{})
+	// Replaced by rename, as most editors and cp to a temp file do: the job
+	// still reads the file it scanned.
+	other := filepath.Join(dir, "other.csv")
+	if err := os.WriteFile(other, []byte("id_cliente_servico\n900\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(other, input); err != nil {
+		t.Fatal(err)
+	}
+	s := &fakeSender{}
+	if _, err := newRunner(s, 2).Run(context.Background(), j); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if s.count(900) != 0 || s.total() != 10 {
+		t.Errorf("got %d sends (%d of id 900), want the 10 ids scanned", s.total(), s.count(900))
+	}
 }
 
 func TestInterruptFinishesRequestsInFlight(t *testing.T) {

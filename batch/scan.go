@@ -42,11 +42,22 @@ func (e *InputError) Unwrap() error { return e.Err }
 // The Identity is of the bytes read, so that it matches the rows counted
 // even when the file changes meanwhile.
 func ScanInput(path string) (*Plan, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &InputError{path, err}
+	}
+	defer f.Close()
+	return scanFile(f)
+}
+
+// scanFile is ScanInput on an open file, which it reads from the start.
+func scanFile(f *os.File) (*Plan, error) {
+	path := f.Name()
 	p := &Plan{}
 	seen := idSet{}
 	var dupIDs map[int64]int
 	h := &hashCounter{h: sha256.New()}
-	err := eachRow(path, h, func(r Row) {
+	err := eachRow(f, h, func(r Row) {
 		p.Rows++
 		if r.ID == 0 {
 			return
@@ -67,7 +78,7 @@ func ScanInput(path string) (*Plan, error) {
 	if dupIDs != nil {
 		// A second pass finds where each repeated id first appeared.
 		h2 := &hashCounter{h: sha256.New()}
-		err = eachRow(path, h2, func(r Row) {
+		err = eachRow(f, h2, func(r Row) {
 			if first, ok := dupIDs[r.ID]; ok && first == 0 {
 				dupIDs[r.ID] = r.Line
 			}
@@ -94,14 +105,13 @@ func (c *hashCounter) Write(b []byte) (int, error) {
 	return c.h.Write(b)
 }
 
-// eachRow calls fn for every row of the file at path, copying the bytes it
-// reads to tee when tee is not nil.
-func eachRow(path string, tee io.Writer, fn func(Row)) error {
-	f, err := os.Open(path)
-	if err != nil {
+// eachRow calls fn for every row of f, from its start, copying the bytes
+// it reads to tee when tee is not nil.
+func eachRow(f *os.File, tee io.Writer, fn func(Row)) error {
+	path := f.Name()
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return &InputError{path, err}
 	}
-	defer f.Close()
 	var r io.Reader = f
 	if tee != nil {
 		r = io.TeeReader(f, tee)
@@ -144,3 +154,45 @@ func (s idSet) add(id int64) bool {
 	s[k] = w | bit
 	return true
 }
+
+// pinnedInput reads the rows of a job's input for a run, from the file the
+// job scanned, and checks at the end that the bytes are the ones pinned.
+type pinnedInput struct {
+	f    *os.File
+	rd   *Reader
+	tee  io.Reader
+	h    *hashCounter
+	want Identity
+}
+
+// openInput starts reading the job's input from the start.
+func (j *Job) openInput() (*pinnedInput, error) {
+	if _, err := j.in.Seek(0, io.SeekStart); err != nil {
+		return nil, &InputError{j.Input, err}
+	}
+	p := &pinnedInput{f: j.in, h: &hashCounter{h: sha256.New()}, want: j.Plan.Identity}
+	p.tee = io.TeeReader(j.in, p.h)
+	rd, err := NewReader(p.tee)
+	if err != nil {
+		return nil, &InputError{j.Input, err}
+	}
+	p.rd = rd
+	return p, nil
+}
+
+// Next returns the next row, or io.EOF.
+func (p *pinnedInput) Next() (Row, error) { return p.rd.Next() }
+
+// check reports an input whose bytes differ from those pinned.
+func (p *pinnedInput) check() error {
+	if _, err := io.Copy(io.Discard, p.tee); err != nil {
+		return &InputError{p.f.Name(), err}
+	}
+	if p.h.n != p.want.Size || hex.EncodeToString(p.h.h.Sum(nil)) != p.want.SHA256 {
+		return &InputError{p.f.Name(), errors.New("the file changed during the run: put the original back, or start over with --restart")}
+	}
+	return nil
+}
+
+// Close does nothing: the file belongs to the job.
+func (p *pinnedInput) Close() error { return nil }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 
 	"github.com/hsbatch/hsbatch/batch"
 	"github.com/hsbatch/hsbatch/hubsoft"
@@ -31,5 +32,7 @@ func classify(err error) batch.Verdict {
 		v.Action = batch.Stop
 	}
 	v.RetryAfter, _ = hubsoft.RetryAfter(err)
+	var rl *hubsoft.RateLimitError
+	v.Throttled = errors.As(err, &rl)
 	return v
 }
