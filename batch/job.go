@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +18,7 @@ import (
 )
 
 // A job is one input file and its results file. Beside the results file
-// live two small files:
+// live three small files:
 //
 //   - RESULTS.job, JSON, written atomically before the first row: what the
 //     results belong to (the input's size and SHA-256, the settings that
@@ -97,7 +98,7 @@ type MismatchError struct {
 }
 
 func (e *MismatchError) Error() string {
-	return fmt.Sprintf("%s belongs to another job: %s. To keep those results and start over, run the same command with --restart (the old results are kept under a new name)",
+	return fmt.Sprintf("%s belongs to another job: %s. For a new job, give another results file with -o. To start this one over, run the same command with --restart: it keeps the old results under a new name, but sends every row again, even those already done",
 		e.Results, strings.Join(e.Changes, "; "))
 }
 
@@ -170,9 +171,7 @@ func OpenJob(input, results string, o JobOptions) (j *Job, err error) {
 	if err != nil {
 		return j, err
 	}
-	if changes := diffMeta(j.Meta, want); len(changes) > 0 {
-		return j, &MismatchError{Results: results, Changes: changes}
-	}
+	changes := diffMeta(j.Meta, want)
 
 	var failed report.Bitset
 	sc, err := report.Load(results, func(r report.Row) error {
@@ -186,6 +185,20 @@ func OpenJob(input, results string, o JobOptions) (j *Job, err error) {
 	})
 	if err != nil {
 		return j, err
+	}
+	if len(changes) > 0 {
+		if sc.Rows > 0 {
+			return j, &MismatchError{Results: results, Changes: changes}
+		}
+		// Nothing is done yet (a run that could not authenticate, say):
+		// the job is free to begin again with this input and server.
+		if err = writeMeta(MetaPath(results), want); err != nil {
+			return j, fmt.Errorf("write job file: %w", err)
+		}
+		j.Meta = want
+		if err = os.Remove(InflightPath(results)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return j, err
+		}
 	}
 	if j.prior, err = readInflight(InflightPath(results), &j.done); err != nil {
 		return j, err
@@ -209,18 +222,21 @@ func OpenJob(input, results string, o JobOptions) (j *Job, err error) {
 }
 
 // readInflight returns, for each line not in done, how many attempts the
-// journal at path records.
+// journal at path records. It streams: the journal has a line for every
+// attempt of a run.
 func readInflight(path string, done *report.Bitset) (map[int]int, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
+	defer f.Close()
 	var prior map[int]int
-	for _, f := range strings.Fields(string(b)) {
-		line, err := strconv.Atoi(f)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line, err := strconv.Atoi(strings.TrimSpace(sc.Text()))
 		if err != nil || line <= 0 || done.Has(line) {
 			continue // a torn last entry, or a row that finished
 		}
@@ -229,7 +245,7 @@ func readInflight(path string, done *report.Bitset) (map[int]int, error) {
 		}
 		prior[line]++
 	}
-	return prior, nil
+	return prior, sc.Err()
 }
 
 // openInflight rewrites the attempts journal with only the rows still in
@@ -254,8 +270,8 @@ func (j *Job) openInflight() error {
 	return nil
 }
 
-// attempt records that line is about to be sent, and returns how many
-// attempts earlier runs made that did not finish.
+// attempt records, in the attempts journal, that line is about to be
+// sent.
 func (j *Job) attempt(line int) error {
 	var buf [24]byte
 	b := strconv.AppendInt(buf[:0], int64(line), 10)
@@ -370,14 +386,12 @@ func setAside(results string, now time.Time) (string, error) {
 		if i > 0 {
 			name = fmt.Sprintf("%s.before-restart-%s-%d%s", base, stamp, i, ext)
 		}
-		if _, err := os.Lstat(name); err == nil {
+		err := renameNoReplace(results, name)
+		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
-		if err := os.Link(results, name); err != nil {
+		if err != nil {
 			return "", fmt.Errorf("keep old results as %s: %w", name, err)
-		}
-		if err := os.Remove(results); err != nil {
-			return "", err
 		}
 		if err := os.Remove(InflightPath(results)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return "", err

@@ -209,3 +209,21 @@ func TestAttemptsOfADeadRunCarryOver(t *testing.T) {
 		t.Errorf("attempts: got %d and %d, want 3 and 2", rows[2].Attempts, rows[3].Attempts)
 	}
 }
+
+// A job with nothing done yet, such as one whose first run could not
+// authenticate against a mistyped server, may start again with other
+// settings or another input: there is nothing to lose.
+func TestNothingDoneAcceptsNewSettings(t *testing.T) {
+	dir := t.TempDir()
+	input := writeInput(t, dir, "1", "2")
+	j := openJob(t, input, JobOptions{Settings: map[string]string{"base_url": "https://typo"}})
+	j.Close()
+	writeInput(t, dir, "1", "2", "3")
+	j2 := openJob(t, input, JobOptions{Settings: map[string]string{"base_url": "https://right"}})
+	if got := j2.Meta.Settings["base_url"]; got != "https://right" || j2.Meta.Rows != 3 {
+		t.Errorf("job file: got base_url %q and %d rows, want the new ones", got, j2.Meta.Rows)
+	}
+	if m, err := ReadMeta(MetaPath(j2.Results)); err != nil || m.Settings["base_url"] != "https://right" {
+		t.Errorf("job file on disk: got %+v, %v", m.Settings, err)
+	}
+}
