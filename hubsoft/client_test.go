@@ -531,7 +531,7 @@ func TestTokenRouteErrors(t *testing.T) {
 			},
 		},
 		{
-			name: "redirect", code: 302, header: map[string]string{"Location": "/login"}, wantClass: hubsoft.Fail,
+			name: "redirect", code: 302, header: map[string]string{"Location": "/login"}, wantClass: hubsoft.Stop,
 			check: func(t *testing.T, err error) {
 				if api := errorAs[*hubsoft.APIError](t, err); api.StatusCode != 302 || !strings.Contains(api.Reason, "/login") {
 					t.Errorf("got %+v, want a 302 APIError naming /login", *api)
@@ -1022,7 +1022,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 	if api.StatusCode != http.StatusFound || !strings.Contains(api.Reason, "redirected to /login") {
 		t.Errorf("got %+v, want a 302 naming /login", *api)
 	}
-	wantClass(t, err, hubsoft.Fail)
+	wantClass(t, err, hubsoft.Stop)
 	if n := login.Load(); n != 0 {
 		t.Errorf("got %d requests to /login, want 0: redirects must not be followed", n)
 	}

@@ -156,6 +156,9 @@ func Classify(err error) Class {
 			return Retry
 		case api.StatusCode == http.StatusOK && api.Reason == reasonTruncated:
 			return Retry
+		case isRedirect(api.StatusCode), api.StatusCode == http.StatusNotFound && api.Op == opToken:
+			// The address is wrong for every request, not for this one.
+			return Stop
 		}
 		return Fail
 	case errors.As(err, &tr):
@@ -254,13 +257,19 @@ func isTimeout(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
+const (
+	reasonRedirect = "redirected to "
+	// opToken is the Op of errors from the token route.
+	opToken = "token request"
+)
+
 func isRedirect(code int) bool { return code >= 300 && code < 400 }
 
 // redirectError reports a redirect, which is never followed: HubSoft does
 // not redirect API calls, and a redirect to a login page must not look like
 // an answer.
 func redirectError(op string, resp *http.Response) error {
-	return &APIError{Op: op, StatusCode: resp.StatusCode, Reason: "redirected to " + resp.Header.Get("Location") + "; check HUBSOFT_BASE_URL"}
+	return &APIError{Op: op, StatusCode: resp.StatusCode, Reason: reasonRedirect + resp.Header.Get("Location") + "; check HUBSOFT_BASE_URL"}
 }
 
 // checkStatus turns a non-envelope answer into a typed error.
@@ -276,8 +285,11 @@ func checkStatus(op string, resp *http.Response, body []byte) error {
 		return &PermissionError{StatusCode: resp.StatusCode, Msg: forbiddenMsg(body)}
 	}
 	reason := ""
-	if resp.StatusCode == http.StatusOK {
+	switch resp.StatusCode {
+	case http.StatusOK:
 		reason = "not a HubSoft answer; check HUBSOFT_BASE_URL"
+	case http.StatusNotFound:
+		reason = "no such route; check HUBSOFT_BASE_URL: give the root address, such as https://ispname.hubsoft.com.br, without /api/v1"
 	}
 	return &APIError{Op: op, StatusCode: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Snippet: snippet(body), Reason: reason}
 }

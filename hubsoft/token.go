@@ -178,12 +178,12 @@ func (g *passwordGrant) post(ctx context.Context, form bool) (*http.Response, []
 
 	resp, err := g.hc.Do(req)
 	if err != nil {
-		return nil, nil, requestError(ctx, "token request", err)
+		return nil, nil, requestError(ctx, opToken, err)
 	}
 	defer resp.Body.Close()
 	data, err := readBody(resp.Body)
 	if err != nil {
-		return nil, nil, bodyError(ctx, "token request", resp, err)
+		return nil, nil, bodyError(ctx, opToken, resp, err)
 	}
 	return resp, data, nil
 }
@@ -214,13 +214,13 @@ func (g *passwordGrant) parse(resp *http.Response, data []byte) (*Token, error) 
 		}
 		return nil, &AuthError{StatusCode: resp.StatusCode, Code: code, Description: tr.Description}
 	case isRedirect(resp.StatusCode):
-		return nil, redirectError("token request", resp)
+		return nil, redirectError(opToken, resp)
 	case resp.StatusCode == http.StatusOK:
 		// A 200 without a token: an HTML login page or a proxy page.
-		return nil, &APIError{Op: "token request", StatusCode: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Snippet: tokenSnippet(data),
+		return nil, &APIError{Op: opToken, StatusCode: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Snippet: tokenSnippet(data),
 			Reason: "the answer holds no access_token; check HUBSOFT_BASE_URL"}
 	default:
-		err := checkStatus("token request", resp, data)
+		err := checkStatus(opToken, resp, data)
 		var api *APIError
 		if errors.As(err, &api) {
 			api.Snippet = tokenSnippet(data)
@@ -268,9 +268,10 @@ type cachedSource struct {
 
 // tokenCall is one fetch in progress; done is closed when tok/err are set.
 type tokenCall struct {
-	done chan struct{}
-	tok  *Token
-	err  error
+	done       chan struct{}
+	tok        *Token
+	err        error
+	leaderDone bool // the leader's context ended: err is not the server's
 }
 
 var _ TokenSource = (*cachedSource)(nil)
@@ -294,6 +295,7 @@ func (s *cachedSource) Token(ctx context.Context) (*Token, error) {
 
 		if leader {
 			c.tok, c.err = s.new.Token(ctx)
+			c.leaderDone = ctx.Err() != nil
 			if c.err == nil && c.tok == nil {
 				c.err = errors.New("hubsoft: the token source returned no token")
 			}
@@ -313,8 +315,11 @@ func (s *cachedSource) Token(ctx context.Context) (*Token, error) {
 		case <-c.done:
 		}
 		// The leader's own context may have ended its fetch; ours has not,
-		// so try again rather than report someone else's cancellation.
-		if c.err != nil && (errors.Is(c.err, context.Canceled) || errors.Is(c.err, context.DeadlineExceeded)) && ctx.Err() == nil {
+		// so try again rather than report someone else's cancellation. A
+		// fetch that failed on its own (a timeout, a refusal) is everyone's
+		// answer: asking again, one waiter after another, would multiply
+		// the requests to a struggling server.
+		if c.err != nil && c.leaderDone && ctx.Err() == nil {
 			continue
 		}
 		return c.tok, c.err

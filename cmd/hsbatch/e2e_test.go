@@ -245,7 +245,21 @@ func TestExitCodes(t *testing.T) {
 		{"bad rate", env(srv), []string{"run", "--rate", "-1", clean}, exitStart, "--rate"},
 		{"two inputs one output", env(srv), []string{"run", "-o", "x.csv", clean, clean}, exitStart, "one results file"},
 		{"unknown command", nil, []string{"explode"}, exitStart, "unknown command"},
+		{"output is the input", env(srv), []string{"run", "-o", clean, clean}, exitStart, "would be the input itself"},
+		{"output is a directory", env(srv), []string{"run", "-o", dir, clean}, exitStart, "is a directory"},
+		{"duration without unit", env(srv), []string{"run", "--timeout", "5", clean}, exitStart, "need a unit"},
+		{"a bad file among several sends nothing", env(srv), []string{"run", filepath.Join(dir, "second.csv"), filepath.Join(dir, "missing.csv")}, exitStart, "missing.csv"},
 	}
+	writeFile(t, filepath.Join(dir, "second.csv"), "8\n9\n")
+	calls := srv.TotalCalls()
+	defer func() {
+		if n := srv.TotalCalls() - calls; n != 0 {
+			t.Errorf("refused runs sent %d requests, want none", n)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "missing.results.csv.lock")); err == nil {
+			t.Errorf("a missing input left a lock file")
+		}
+	}()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res := hsbatch(t, tt.environ, tt.args...)
@@ -262,10 +276,17 @@ func TestRejectedCredentialsStopWithoutFailingRows(t *testing.T) {
 	srv.RejectCredentials(true)
 	dir := t.TempDir()
 	input := filepath.Join(dir, "ids.csv")
-	writeFile(t, input, "id_cliente_servico\n1\n2\n3\n")
-	res := hsbatch(t, env(srv), "run", input)
-	if res.code != exitStopped {
-		t.Fatalf("exit %d, want %d\n%s", res.code, exitStopped, res.stderr)
+	var b strings.Builder
+	b.WriteString("id_cliente_servico\n")
+	for id := 1; id <= 100; id++ {
+		fmt.Fprintln(&b, id)
+	}
+	writeFile(t, input, b.String())
+
+	// Rejected at the start: the run could not start.
+	res := hsbatch(t, env(srv), "run", "--rate", "0", input)
+	if res.code != exitStart {
+		t.Fatalf("exit %d, want %d\n%s", res.code, exitStart, res.stderr)
 	}
 	if !strings.Contains(res.stderr, "rejected the credentials") || strings.Contains(res.stderr, srv.Password) || strings.Contains(res.stderr, srv.ClientSecret) {
 		t.Errorf("stderr should name the cause and no secret:\n%s", res.stderr)
@@ -274,10 +295,35 @@ func TestRejectedCredentialsStopWithoutFailingRows(t *testing.T) {
 		t.Errorf("got %d result rows, want none: a systemic failure fails no row", len(rows))
 	}
 
+	// Rejected mid-run, after HubSoft revoked every token and the password
+	// was changed: the run stops, resumably, and fails no row.
+	srv.RejectCredentials(false)
+	srv.SetDefaultOutcome(func(id int64) hubsofttest.Outcome {
+		if id == 50 {
+			srv.RejectCredentials(true)
+			srv.RevokeTokens()
+		}
+		return hubsofttest.Outcome{Status: "success", Login: fmt.Sprint("c", id)}
+	})
+	res = hsbatch(t, env(srv), "run", "--rate", "0", "--concurrency", "4", input)
+	if res.code != exitStopped || !strings.Contains(res.stderr, "rejected the credentials") || !strings.Contains(res.stderr, "To resume") {
+		t.Fatalf("mid-run rejection: exit %d, want %d\n%s", res.code, exitStopped, res.stderr)
+	}
+	for _, r := range readResults(t, filepath.Join(dir, "ids.results.csv")) {
+		if r.Status != report.StatusSuccess {
+			t.Errorf("line %d: got %s, want only successes", r.Line, r.Status)
+		}
+	}
+
 	// Fixed credentials: the same command finishes the job.
 	srv.RejectCredentials(false)
-	if res := hsbatch(t, env(srv), "run", input); res.code != exitOK {
+	if res := hsbatch(t, env(srv), "run", "--rate", "0", input); res.code != exitOK {
 		t.Errorf("after the fix: exit %d\n%s", res.code, res.stderr)
+	}
+	for id := int64(1); id <= 100; id++ {
+		if n := srv.Answered(id); n != 1 {
+			t.Errorf("id %d performed %d times, want once", id, n)
+		}
 	}
 }
 

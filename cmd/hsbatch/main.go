@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -59,12 +60,15 @@ func exitCode(err error) int {
 // errNotClean: every row has a result, but some are failed or invalid.
 var errNotClean = errors.New("some rows are failed or invalid")
 
-// usageError is a wrong command line.
-type usageError struct{ msg string }
+// usageError is a wrong command line. help names the command that
+// explains the right one.
+type usageError struct{ msg, help string }
 
-func (e *usageError) Error() string { return e.msg + " (see hsbatch help)" }
+func (e *usageError) Error() string { return e.msg + " (see " + e.help + ")" }
 
-func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
+func usagef(format string, a ...any) error {
+	return &usageError{fmt.Sprintf(format, a...), "hsbatch help"}
+}
 
 // stoppedError is a run that started and stopped before the end. It can be
 // resumed by running Resume.
@@ -129,6 +133,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, version())
+		return nil
 	}
 	return usagef("unknown command %q", args[0])
 }
@@ -148,9 +155,30 @@ Environment for run:
   HUBSOFT_CLIENT_ID      HUBSOFT_CLIENT_SECRET (or HUBSOFT_CLIENT_SECRET_FILE)
   HUBSOFT_USERNAME       HUBSOFT_PASSWORD (or HUBSOFT_PASSWORD_FILE)
 
-Run "hsbatch run -h" for run's flags.
+Run "hsbatch run -h" for run's flags, "hsbatch version" for the version.
 
 Exit codes: 0 all rows answered by HubSoft (success or error) or duplicates;
 1 finished but some rows failed or invalid; 2 could not start; 3 stopped
 before the end (resumable).
 `
+
+// version is the module version and VCS revision the binary was built
+// from, as the Go toolchain recorded them.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "hsbatch (unknown version)"
+	}
+	v := "hsbatch " + bi.Main.Version
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			v += " " + s.Value[:min(12, len(s.Value))]
+		case "vcs.modified":
+			if s.Value == "true" {
+				v += "+dirty"
+			}
+		}
+	}
+	return v + " " + bi.GoVersion
+}

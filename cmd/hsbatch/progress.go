@@ -91,7 +91,7 @@ func newLogProgress(name string, total, done int, w io.Writer) *logProgress {
 			}
 			c := p.Counts
 			fmt.Fprintf(w, "%s hsbatch: %s: %d/%d rows (%.1f%%), %.1f rows/s; success %d, error %d, failed %d, invalid %d, duplicate %d\n",
-				time.Now().Format("2006-01-02 15:04:05"), name, p.Done, p.Total, pct,
+				time.Now().Format("2006-01-02 15:04:05 -0700"), name, p.Done, p.Total, pct,
 				float64(p.Sent)/time.Since(l.start).Seconds(), c.Success, c.Error, c.Failed, c.Invalid, c.Duplicate)
 		}
 	})

@@ -85,7 +85,14 @@ func (o *runOptions) check() error {
 		if strings.HasSuffix(strings.ToLower(in), ".results.csv") {
 			return usagef("%s looks like a results file; give the input file instead", in)
 		}
+		absIn, _ := filepath.Abs(in)
 		abs, _ := filepath.Abs(out)
+		if abs == absIn {
+			return usagef("the results file %s would be the input itself; give another with -o", out)
+		}
+		if st, err := os.Stat(out); err == nil && st.IsDir() {
+			return usagef("-o %s is a directory; give a file name, such as %s", out, filepath.Join(out, filepath.Base(resultsPath(in, ""))))
+		}
 		if prev, ok := seen[abs]; ok {
 			return usagef("%s and %s would write the same results file %s", prev, in, out)
 		}
@@ -100,8 +107,8 @@ func resultsPath(input, output string) string {
 	if output != "" {
 		return output
 	}
-	ext := filepath.Ext(input)
-	if strings.EqualFold(ext, ".csv") || strings.EqualFold(ext, ".txt") {
+	switch ext := filepath.Ext(input); strings.ToLower(ext) {
+	case ".csv", ".txt", ".tsv":
 		input = strings.TrimSuffix(input, ext)
 	}
 	return input + ".results.csv"
@@ -110,21 +117,27 @@ func resultsPath(input, output string) string {
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o := defaultRunOptions()
 	fs := flag.NewFlagSet("hsbatch run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // errors are returned, help goes to stdout
 	o.flags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: hsbatch run [flags] INPUT.csv...\n\nConnection and credentials come from the environment (see hsbatch help).\n\nFlags:")
-		fs.PrintDefaults()
-	}
 	inputs, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stdout, "Usage: hsbatch run [flags] INPUT.csv...\n\nConnection and credentials come from the environment (see hsbatch help).\n\nFlags:")
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
 		return nil
 	}
 	if err != nil {
-		return usagef("%v", err)
+		if strings.Contains(err.Error(), "-timeout") {
+			err = fmt.Errorf("%w (durations need a unit, such as 30s or 1m)", err)
+		}
+		return &usageError{err.Error(), "hsbatch run -h"}
 	}
 	o.Inputs = inputs
 	if err := o.check(); err != nil {
+		var ue *usageError
+		if errors.As(err, &ue) {
+			ue.help = "hsbatch run -h"
+		}
 		return err
 	}
 	cfg, err := configFromEnv(os.Getenv)
@@ -135,7 +148,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	return runJobs(ctx, o, client, cfg.BaseURL, resumeCommand(os.Args), stdout, stderr)
+	return runJobs(ctx, o, client, cfg.BaseURL, resumeCommand(fs, o), stdout, stderr)
 }
 
 // parseInterspersed parses flags wherever they are among the inputs, as
@@ -201,18 +214,23 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	return c, c.Creds.Validate()
 }
 
-// resumeCommand is the command line that resumes this run: the same one,
-// without --restart, which would start over instead.
-func resumeCommand(args []string) string {
-	var parts []string
-	for i, a := range args {
-		if i == 0 {
-			a = "hsbatch"
+// resumeCommand is the command line that resumes this run: the flags the
+// operator gave, without --restart (which would start over) and without
+// --retry-failed (the failed rows it set aside are already to do).
+func resumeCommand(fs *flag.FlagSet, o runOptions) string {
+	parts := []string{"hsbatch", "run"}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "restart", "retry-failed", "o", "output":
+			return
 		}
-		if a == "--restart" || a == "-restart" || a == "--restart=true" || a == "-restart=true" {
-			continue
-		}
-		parts = append(parts, shellQuote(a))
+		parts = append(parts, shellQuote("--"+f.Name+"="+f.Value.String()))
+	})
+	if o.Output != "" {
+		parts = append(parts, "-o", shellQuote(o.Output))
+	}
+	for _, in := range o.Inputs {
+		parts = append(parts, shellQuote(in))
 	}
 	return strings.Join(parts, " ")
 }
@@ -226,9 +244,10 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// runJobs runs every input in turn. It stops at the first input that
-// cannot start or does not finish. server names the server in the job
-// file: resuming against another one is refused.
+// runJobs runs every input in turn. Every input is opened (scanned,
+// locked, checked against its job file) before anything is sent, so that a
+// bad file among several stops the run before it begins. server names the
+// server in the job file: resuming against another one is refused.
 func runJobs(ctx context.Context, o runOptions, client *hubsoft.Client, server, resume string, stdout, stderr io.Writer) error {
 	var limiter batch.Limiter
 	if o.Rate > 0 {
@@ -243,41 +262,98 @@ func runJobs(ctx context.Context, o runOptions, client *hubsoft.Client, server, 
 		FailStreak:  o.FailStreak,
 	}
 	settings := map[string]string{"action": "solicitar_desconexao", "base_url": server}
-	notClean, authenticated := false, false
-	for _, in := range o.Inputs {
-		if err := ctx.Err(); err != nil {
-			return &stoppedError{Err: batch.ErrInterrupted, Resume: resume}
+	var jobs []*batch.Job
+	defer func() {
+		for _, j := range jobs {
+			j.Close()
 		}
-		out := resultsPath(in, o.Output)
-		job, err := batch.OpenJob(in, out, batch.JobOptions{Settings: settings, Restart: o.Restart, RetryFailed: o.RetryFailed})
+	}()
+	work := false
+	for _, in := range o.Inputs {
+		job, err := batch.OpenJob(in, resultsPath(in, o.Output), batch.JobOptions{Settings: settings, Restart: o.Restart, RetryFailed: o.RetryFailed})
 		if err != nil {
 			return err
 		}
-		if !authenticated && job.Prior().Total() < job.Plan.Rows {
-			// Credentials and reachability first: a systemic failure must
-			// stop the run before any row is marked.
-			if err := client.Authenticate(ctx); err != nil {
-				job.Close()
-				return &stoppedError{Err: err, Resume: resume}
-			}
-			authenticated = true
+		jobs = append(jobs, job)
+		work = work || job.Prior().Total() < job.Plan.Rows
+	}
+	if work {
+		// Credentials and reachability first: a systemic failure must stop
+		// the run before any row is touched.
+		if err := authenticate(ctx, client, server, resume); err != nil {
+			return err
+		}
+	}
+
+	notClean := false
+	for _, job := range jobs {
+		if err := ctx.Err(); err != nil {
+			return &stoppedError{Err: batch.ErrInterrupted, Resume: resume}
 		}
 		sum, err := runJob(ctx, runner, job, o, stderr)
 		job.Close()
-		if sum != nil {
-			sum.WriteText(stdout)
-		}
+		sum.WriteText(stdout)
 		if err != nil {
 			return &stoppedError{Err: err, Resume: resume}
 		}
-		if !sum.Clean() {
-			notClean = true
+		if sum.Counts.Failed > 0 {
+			retry := "hsbatch run --retry-failed"
+			if o.Output != "" {
+				retry += " -o " + shellQuote(o.Output)
+			}
+			fmt.Fprintf(stdout, "  %d rows got no valid answer from HubSoft; send them again with:\n    %s %s\n", sum.Counts.Failed, retry, shellQuote(job.Input))
 		}
+		if sum.Counts.Invalid > 0 {
+			fmt.Fprintf(stdout, "  %d rows have an invalid id and were not sent; their msg column says why\n", sum.Counts.Invalid)
+		}
+		notClean = notClean || !sum.Clean()
 	}
 	if notClean {
 		return errNotClean
 	}
 	return nil
+}
+
+// authAttempts is how often the first token request is tried when HubSoft
+// does not answer, before the run gives up.
+const authAttempts = 3
+
+// authenticate gets the first token. A server that does not answer is
+// tried again a few times, then stops the run resumably (exit 3); an
+// answer that says the configuration is wrong (credentials, permissions,
+// address) means the run could not start (exit 2).
+func authenticate(ctx context.Context, client *hubsoft.Client, server, resume string) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = client.Authenticate(ctx)
+		if err == nil || hubsoft.Classify(err) != hubsoft.Retry || attempt == authAttempts {
+			break
+		}
+		if serr := sleepCtx(ctx, batch.Backoff(attempt)); serr != nil {
+			return &stoppedError{Err: batch.ErrInterrupted, Resume: resume}
+		}
+	}
+	switch {
+	case err == nil:
+		return nil
+	case hubsoft.Classify(err) == hubsoft.Retry:
+		return &stoppedError{Err: fmt.Errorf("HubSoft at %s did not answer (%w): check that HUBSOFT_BASE_URL is right and the server is up. Nothing was sent", server, err), Resume: resume}
+	case errors.Is(err, context.Canceled):
+		return &stoppedError{Err: batch.ErrInterrupted, Resume: resume}
+	}
+	return fmt.Errorf("cannot log in to HubSoft at %s: %w. Nothing was sent", server, err)
+}
+
+// sleepCtx waits for d, or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // runJob runs one opened job with a progress display.
@@ -287,6 +363,10 @@ func runJob(ctx context.Context, runner *batch.Runner, job *batch.Job, o runOpti
 	switch {
 	case job.SetAside != "":
 		fmt.Fprintf(stderr, "hsbatch: %s: starting over; the old results are kept as %s\n", name, job.SetAside)
+	case job.Plan.Rows == 0:
+		fmt.Fprintf(stderr, "hsbatch: %s: the file has no rows, only a header; nothing to send\n", name)
+	case job.Retried() > 0 && prior.Total()+job.Retried() < job.Plan.Rows:
+		fmt.Fprintf(stderr, "hsbatch: %s: sending again the %d failed rows, and the %d rows not done yet\n", name, job.Retried(), job.Plan.Rows-prior.Total()-job.Retried())
 	case job.Retried() > 0:
 		fmt.Fprintf(stderr, "hsbatch: %s: sending again the %d failed rows\n", name, job.Retried())
 	case prior.Total() >= job.Plan.Rows:

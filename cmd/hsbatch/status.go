@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/hsbatch/hsbatch/batch"
 	"github.com/hsbatch/hsbatch/report"
@@ -13,6 +14,10 @@ import (
 // status, and whether it runs, can resume, or is complete. It reads only,
 // so it is safe beside a running job.
 func cmdStatus(args []string, stdout io.Writer) error {
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		fmt.Fprintln(stdout, "Usage: hsbatch status RESULTS.csv\n\nShows a job: its input, rows done per status, and whether it runs, can resume, or is complete.")
+		return nil
+	}
 	if len(args) != 1 {
 		return usagef("status takes one results file, such as clientes.results.csv")
 	}
@@ -20,9 +25,21 @@ func cmdStatus(args []string, stdout io.Writer) error {
 	meta, err := batch.ReadMeta(batch.MetaPath(results))
 	if err != nil {
 		if os.IsNotExist(err) {
-			return fmt.Errorf("%s has no job file (%s): it is not a results file of hsbatch, or no run has started", results, batch.MetaPath(results))
+			hint := ""
+			if r := resultsPath(results, ""); r != results {
+				if _, err := os.Stat(batch.MetaPath(r)); err == nil {
+					hint = fmt.Sprintf("; did you mean hsbatch status %s?", shellQuote(r))
+				}
+			}
+			return fmt.Errorf("%s has no job file (%s): it is not a results file of hsbatch, or no run has started%s", results, batch.MetaPath(results), hint)
 		}
 		return err
+	}
+	// The command that resumes or retries this job must name its results
+	// file when it is not the default one, or it would start a new job.
+	cmd := "hsbatch run"
+	if abs, _ := filepath.Abs(resultsPath(meta.Input, "")); abs != mustAbs(results) {
+		cmd += " -o " + shellQuote(results)
 	}
 	sc, err := report.Load(results, nil)
 	if err != nil {
@@ -48,11 +65,19 @@ func cmdStatus(args []string, stdout io.Writer) error {
 	case holder != "":
 		fmt.Fprintf(stdout, "state:    running (%s)\n", holder)
 	case sum.Complete() && sc.Counts.Failed > 0:
-		fmt.Fprintf(stdout, "state:    complete; %d failed rows can be sent again with: hsbatch run --retry-failed %s\n", sc.Counts.Failed, shellQuote(meta.Input))
+		fmt.Fprintf(stdout, "state:    complete; %d failed rows can be sent again with: %s --retry-failed %s\n", sc.Counts.Failed, cmd, shellQuote(meta.Input))
 	case sum.Complete():
 		fmt.Fprintln(stdout, "state:    complete")
 	default:
-		fmt.Fprintf(stdout, "state:    stopped, resumable: run the same hsbatch run command again (input %s)\n", shellQuote(meta.Input))
+		fmt.Fprintf(stdout, "state:    stopped, resumable with: %s %s\n", cmd, shellQuote(meta.Input))
 	}
 	return nil
+}
+
+func mustAbs(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return abs
 }
