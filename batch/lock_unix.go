@@ -29,7 +29,7 @@ func (e *LockedError) Error() string {
 
 const (
 	lockTries = 10
-	lockPause = 100 * time.Millisecond
+	lockPause = 20 * time.Millisecond
 )
 
 // acquireLock takes an exclusive flock on path, or fails at once naming the

@@ -426,19 +426,19 @@ func TestSignalStopsAndResumes(t *testing.T) {
 func TestSecondRunIsRefused(t *testing.T) {
 	srv := hubsofttest.NewServer()
 	defer srv.Close()
-	srv.SetLatency(50 * time.Millisecond)
+	srv.InjectFaults(10, hubsofttest.FaultHang) // the first run lasts until killed
 	dir := t.TempDir()
 	input := filepath.Join(dir, "ids.csv")
 	writeFile(t, input, "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	first, _, _ := command(ctx, env(srv), "run", "--rate", "2", input)
+	first, _, _ := command(ctx, env(srv), "run", "--rate", "0", input)
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer first.Wait()
 	defer first.Process.Kill()
-	if err := srv.WaitFor(ctx, func() bool { return srv.TotalCalls() >= 1 }); err != nil {
+	if err := srv.WaitFor(ctx, func() bool { return srv.Calls(10) >= 1 }); err != nil {
 		t.Fatal(err)
 	}
 	res := hsbatch(t, env(srv), "run", input)

@@ -83,13 +83,16 @@ func (e *stoppedError) Error() string {
 
 func (e *stoppedError) Unwrap() error { return e.Err }
 
-// signalContext returns a context cancelled by the first SIGINT or SIGTERM.
+// signalContext returns a context cancelled by the first SIGINT, SIGTERM or
+// SIGHUP.
 // A second one exits at once, with the run still resumable: every row in
 // the results file is durable. stop ends the watch.
 func signalContext(stderr io.Writer) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	// SIGHUP too: a dropped SSH session should stop a run as gently as
+	// Ctrl-C, not kill it mid-request.
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {

@@ -148,7 +148,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	return runJobs(ctx, o, client, cfg.BaseURL, resumeCommand(fs, o), stdout, stderr)
+	// The job pins the server as parsed: a trailing slash is no new server.
+	base, _ := hubsoft.ParseBaseURL(cfg.BaseURL)
+	return runJobs(ctx, o, client, base.String(), resumeCommand(fs, o), stdout, stderr)
 }
 
 // parseInterspersed parses flags wherever they are among the inputs, as
