@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -99,13 +100,17 @@ type Runner struct {
 	OnProgress func(Progress)
 }
 
-// OutageError stops a run after FailStreak failed rows in a row.
+// OutageError stops a run after FailStreak failed rows in a row, or after
+// a throttle spell longer than maxThrottleSpell (Streak 0).
 type OutageError struct {
 	Streak int
 	Last   error
 }
 
 func (e *OutageError) Error() string {
+	if e.Streak == 0 {
+		return fmt.Sprintf("%v; the run stopped, resumably", e.Last)
+	}
 	return fmt.Sprintf("the last %d rows got no valid answer from HubSoft (last: %v); it looks down or misconfigured, so the run stopped rather than mark every row failed", e.Streak, e.Last)
 }
 
@@ -127,11 +132,12 @@ func (e *WriteError) Unwrap() error { return e.Err }
 // ErrInterrupted is returned when the caller's context ended the run early.
 var ErrInterrupted = errors.New("interrupted")
 
-// maxThrottled bounds the attempts of one row that the server throttled
-// (429, or 503 with Retry-After). They do not use up --retries, since a
-// throttle says nothing about the row, but a server that never stops
-// throttling must not hold a row forever.
-const maxThrottled = 20
+// maxThrottleSpell is how long the server may throttle every request (429,
+// or 503 with Retry-After, as Laravel's maintenance mode answers) with no
+// real answer in between, before the run stops as in an outage. Throttled
+// attempts do not use up a row's --retries, since a throttle says nothing
+// about the row; this bounds them instead.
+const maxThrottleSpell = 15 * time.Minute
 
 // queued is a row on its way to the results file. Rows just answered hold
 // a slot until they are durable; others (invalid, duplicate, held-back
@@ -180,7 +186,8 @@ func (r *Runner) Run(ctx context.Context, j *Job) (*report.Summary, error) {
 	slots := make(chan struct{}, conc)
 	results := make(chan queued, conc+256)
 	writerDone := make(chan struct{})
-	st := &state{r: r, j: j, gate: &gate{}, slots: slots, results: results, writerDone: writerDone}
+	st := &state{r: r, j: j, gate: &gate{}, slots: slots, results: results, writerDone: writerDone, stop: stopFeeding}
+	st.lastAnswer.Store(time.Now().UnixNano())
 
 	g.Go(func() error {
 		defer close(writerDone)
@@ -198,12 +205,17 @@ func (r *Runner) Run(ctx context.Context, j *Job) (*report.Summary, error) {
 		g.Go(func() error {
 			defer senders.Done()
 			for row := range jobs {
-				res, ok, err := st.do(stopCtx, reqCtx, row)
+				res, ok, answered, err := st.do(stopCtx, reqCtx, row)
 				switch {
 				case !ok:
+					if err != nil {
+						// Stop feeding before the slot is free, so that
+						// no other row leaves after a systemic error.
+						st.stop()
+					}
 					<-slots // left to do
 				case res.Status == report.StatusFailed:
-					if err = st.fail(res); err != nil {
+					if err = st.fail(res, answered); err != nil {
 						return err
 					}
 				default:
@@ -359,9 +371,22 @@ type state struct {
 	// genuine failures they were. Held rows give back their slot, so that
 	// the other workers go on; a crash may thus resend them too, at most
 	// FailStreak-1 rows that got no valid answer anyway.
+	stop       func()       // stops the feeding of rows
+	lastAnswer atomic.Int64 // UnixNano of the last answer that was not a throttle
+
 	mu     sync.Mutex
 	streak int
-	held   []report.Row
+	held   []heldRow
+}
+
+// heldRow is a failed row held back during a failure streak. answered
+// rows failed on an answer from the server (an HTML page, a 404), not on
+// silence: if the streak turns out to be an outage, they are still written
+// as failed, so that each resume gets past them instead of sending them
+// again forever.
+type heldRow struct {
+	row      report.Row
+	answered bool
 }
 
 // send queues a row that holds a slot. It blocks only if the writer died,
@@ -379,15 +404,15 @@ func (s *state) answered() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.streak = 0
-	for _, row := range s.held {
-		s.send(queued{row, false})
+	for _, h := range s.held {
+		s.send(queued{h.row, false})
 	}
 	s.held = nil
 }
 
 // fail records a row that got no valid answer: held back while an outage
 // is in doubt, and an OutageError once FailStreak rows failed in a row.
-func (s *state) fail(res report.Row) error {
+func (s *state) fail(res report.Row, answered bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.streak++
@@ -395,29 +420,42 @@ func (s *state) fail(res report.Row) error {
 	case s.r.FailStreak <= 0:
 		s.send(queued{res, true})
 	case s.streak >= s.r.FailStreak:
+		s.stop()
+		for _, h := range append(s.held, heldRow{res, answered}) {
+			if h.answered {
+				s.send(queued{h.row, false})
+			}
+		}
 		s.held = nil
 		<-s.slots
 		return &OutageError{Streak: s.streak, Last: errors.New(res.Msg)}
 	default:
-		s.held = append(s.held, res)
+		s.held = append(s.held, heldRow{res, answered})
 		<-s.slots
 	}
 	return nil
 }
 
-// drop leaves the held rows to do.
+// drop leaves the held rows to do, except those the server answered,
+// which are written as failed (see heldRow).
 func (s *state) drop() {
 	s.mu.Lock()
+	for _, h := range s.held {
+		if h.answered {
+			s.send(queued{h.row, false})
+		}
+	}
 	s.held = nil
 	s.mu.Unlock()
 }
 
 // do sends one row, with retries. It returns ok=false when the run is
 // stopping and the row was left to do, and an error when the whole run
-// must stop.
-func (s *state) do(stopCtx, reqCtx context.Context, row Row) (report.Row, bool, error) {
+// must stop. answered tells, of a failed row, that its last attempt got an
+// answer that was not HubSoft's, rather than none.
+func (s *state) do(stopCtx, reqCtx context.Context, row Row) (res report.Row, ok, answered bool, err error) {
 	r := s.r
-	res := report.Row{Line: row.Line, ID: strconv.FormatInt(row.ID, 10)}
+	res = report.Row{Line: row.Line, ID: strconv.FormatInt(row.ID, 10)}
 	start := time.Now()
 	retries, throttled := 0, 0
 	for {
@@ -425,23 +463,25 @@ func (s *state) do(stopCtx, reqCtx context.Context, row Row) (report.Row, bool, 
 		// queued in the limiter when another met a Retry-After must wait
 		// too.
 		if s.gate.wait(stopCtx) != nil {
-			return res, false, nil
+			return res, false, false, nil
 		}
 		if r.Limiter != nil && r.Limiter.Wait(stopCtx) != nil {
-			return res, false, nil
+			return res, false, false, nil
 		}
 		if s.gate.closed() {
 			continue
 		}
 		if stopCtx.Err() != nil {
-			return res, false, nil
+			return res, false, false, nil
 		}
 		if err := s.j.attempt(row.Line); err != nil {
-			return res, false, &WriteError{Path: InflightPath(s.j.Results), Err: err}
+			return res, false, false, &WriteError{Path: InflightPath(s.j.Results), Err: err}
 		}
 		res.Attempts++
-		ans, err := r.Sender.Send(reqCtx, row.ID)
+		var ans Answer
+		ans, err = r.Sender.Send(reqCtx, row.ID)
 		if err == nil {
+			s.lastAnswer.Store(time.Now().UnixNano())
 			res.Status = report.StatusError
 			if ans.OK {
 				res.Status = report.StatusSuccess
@@ -452,11 +492,14 @@ func (s *state) do(stopCtx, reqCtx context.Context, row Row) (report.Row, bool, 
 		v := r.Classify(err)
 		res.HTTPStatus = report.Int(v.HTTPStatus)
 		if v.Action == Stop {
-			return res, false, err
+			return res, false, false, err
 		}
 		var wait time.Duration
-		if v.Throttled && throttled < maxThrottled {
+		if v.Throttled {
 			// The server is overloaded, not this row: everyone waits.
+			if spell := time.Since(time.Unix(0, s.lastAnswer.Load())); spell > maxThrottleSpell {
+				return res, false, false, &OutageError{Last: fmt.Errorf("HubSoft has throttled every request for %s (last: %w)", spell.Round(time.Minute), err)}
+			}
 			throttled++
 			wait = v.RetryAfter
 			if wait <= 0 {
@@ -468,6 +511,7 @@ func (s *state) do(stopCtx, reqCtx context.Context, row Row) (report.Row, bool, 
 		retries++
 		if v.Action == Fail || retries > r.Retries {
 			res.Status, res.Msg = report.StatusFailed, err.Error()
+			answered = v.Action == Fail
 			break
 		}
 		wait = r.backoff(retries)
@@ -476,13 +520,13 @@ func (s *state) do(stopCtx, reqCtx context.Context, row Row) (report.Row, bool, 
 			wait = 0
 		}
 		if sleep(stopCtx, wait) != nil {
-			return res, false, nil
+			return res, false, false, nil
 		}
 	}
 	res.Attempts += s.j.prior[row.Line]
 	res.DurationMS = time.Since(start).Milliseconds()
 	res.FinishedAt = time.Now().UTC().Format(report.TimeFormat)
-	return res, true, nil
+	return res, true, answered, nil
 }
 
 func (r *Runner) backoff(n int) time.Duration {

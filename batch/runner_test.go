@@ -633,3 +633,93 @@ func TestProgressReportsDurableRows(t *testing.T) {
 		t.Errorf("progress: got %v, want increasing to 30", seen)
 	}
 }
+
+// Rows the server answers with something that is not HubSoft's (a 404 for
+// an unknown id, say) count in a failure streak, but when the streak stops
+// the run they are written as failed: each resume gets past them.
+func TestAnsweredFailuresDoNotStallResumes(t *testing.T) {
+	dir := t.TempDir()
+	input := writeInput(t, dir, seqIDs(1, 40)...)
+	s := &fakeSender{fn: func(_ context.Context, id int64, _ int) (Answer, error) {
+		if id >= 10 && id <= 34 {
+			return Answer{}, testErr{action: Fail}
+		}
+		return Answer{OK: true, HTTPStatus: 200}, nil
+	}}
+	r := newRunner(s, 1)
+	r.FailStreak = 5
+	for run := 1; ; run++ {
+		if run > 10 {
+			t.Fatal("the job never finished: resumes make no progress")
+		}
+		j := openJob(t, input, JobOptions{})
+		sum, err := r.Run(context.Background(), j)
+		j.Close()
+		if err == nil {
+			if sum.Counts.Failed != 25 || sum.Counts.Success != 15 {
+				t.Errorf("got %+v, want 25 failed and 15 successes", sum.Counts)
+			}
+			break
+		}
+		if !errors.As(err, new(*OutageError)) {
+			t.Fatalf("run %d: %v", run, err)
+		}
+	}
+	for id := int64(1); id <= 40; id++ {
+		if n := s.count(id); n != 1 {
+			t.Errorf("id %d sent %d times, want 1", id, n)
+		}
+	}
+}
+
+func TestEndlessThrottlingStopsTheRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		input := writeInput(t, t.TempDir(), seqIDs(1, 10)...)
+		s := &fakeSender{fn: func(_ context.Context, id int64, _ int) (Answer, error) {
+			if id == 1 {
+				return Answer{OK: true, HTTPStatus: 200}, nil
+			}
+			return Answer{}, testErr{action: Retry, retryAfter: time.Minute, throttled: true} // maintenance mode
+		}}
+		j := openJob(t, input, JobOptions{})
+		start := time.Now()
+		sum, err := newRunner(s, 2).Run(context.Background(), j)
+		var out *OutageError
+		if !errors.As(err, &out) || !strings.Contains(err.Error(), "throttled every request") {
+			t.Fatalf("Run: got %v, want an OutageError for throttling", err)
+		}
+		if d := time.Since(start); d > maxThrottleSpell+2*time.Minute {
+			t.Errorf("stopped after %s, want about %s", d, maxThrottleSpell)
+		}
+		if sum.Counts.Failed != 0 || sum.Done() != 1 {
+			t.Errorf("got %+v, want only the one answered row and none failed", sum.Counts)
+		}
+	})
+}
+
+// A signal during a failure streak leaves the held rows to do: they got no
+// valid answer, and the resume sends them.
+func TestInterruptLeavesHeldRowsToDo(t *testing.T) {
+	input := writeInput(t, t.TempDir(), seqIDs(1, 20)...)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &fakeSender{fn: func(_ context.Context, id int64, _ int) (Answer, error) {
+		if id == 3 {
+			cancel()
+		}
+		if id >= 2 {
+			return Answer{}, testErr{action: Retry}
+		}
+		return Answer{OK: true, HTTPStatus: 200}, nil
+	}}
+	r := newRunner(s, 1)
+	r.Retries = 0
+	r.FailStreak = 10
+	j := openJob(t, input, JobOptions{})
+	sum, err := r.Run(ctx, j)
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("Run: got %v, want ErrInterrupted", err)
+	}
+	if sum.Counts.Failed != 0 || sum.Done() != 1 {
+		t.Errorf("got %+v, want the one success and no failed row", sum.Counts)
+	}
+}
