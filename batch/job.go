@@ -186,22 +186,20 @@ func OpenJob(input, results string, o JobOptions) (j *Job, err error) {
 	if err != nil {
 		return j, err
 	}
+	if j.prior, err = readInflight(InflightPath(results), &j.done); err != nil {
+		return j, err
+	}
 	if len(changes) > 0 {
-		if sc.Rows > 0 {
+		if sc.Rows > 0 || len(j.prior) > 0 {
 			return j, &MismatchError{Results: results, Changes: changes}
 		}
-		// Nothing is done yet (a run that could not authenticate, say):
-		// the job is free to begin again with this input and server.
+		// Nothing was done or even sent yet (a run that could not
+		// authenticate, say): the job is free to begin again with this
+		// input and server.
 		if err = writeMeta(MetaPath(results), want); err != nil {
 			return j, fmt.Errorf("write job file: %w", err)
 		}
 		j.Meta = want
-		if err = os.Remove(InflightPath(results)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return j, err
-		}
-	}
-	if j.prior, err = readInflight(InflightPath(results), &j.done); err != nil {
-		return j, err
 	}
 	j.done.Subtract(&failed)
 	if err = report.Repair(results, sc); err != nil {
@@ -235,6 +233,7 @@ func readInflight(path string, done *report.Bitset) (map[int]int, error) {
 	defer f.Close()
 	var prior map[int]int
 	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		line, err := strconv.Atoi(strings.TrimSpace(sc.Text()))
 		if err != nil || line <= 0 || done.Has(line) {
@@ -245,7 +244,12 @@ func readInflight(path string, done *report.Bitset) (map[int]int, error) {
 		}
 		prior[line]++
 	}
-	return prior, sc.Err()
+	if err := sc.Err(); err != nil && !errors.Is(err, bufio.ErrTooLong) {
+		return nil, err
+	}
+	// A line too long to be an entry is the garbage a power cut can leave
+	// at the end (zeros on some file systems): what came before it counts.
+	return prior, nil
 }
 
 // openInflight rewrites the attempts journal with only the rows still in

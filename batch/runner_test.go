@@ -453,13 +453,69 @@ func TestInputChangedAfterOpenStopsTheRun(t *testing.T) {
 	if err := os.WriteFile(input, []byte("id_cliente_servico\n900\n901\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sum, err := newRunner(&fakeSender{}, 2).Run(context.Background(), j)
+	s := &fakeSender{}
+	sum, err := newRunner(s, 2).Run(context.Background(), j)
 	var ie *InputError
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "changed") {
 		t.Fatalf("Run: got %v, want an InputError saying the file changed", err)
 	}
 	if sum.Complete() {
 		t.Errorf("the summary says complete")
+	}
+	if s.total() != 0 {
+		t.Errorf("got %d sends (id 900: %d), want none from a file that is not the one scanned", s.total(), s.count(900))
+	}
+}
+
+func TestInputAppendedAfterOpenIsNotRead(t *testing.T) {
+	dir := t.TempDir()
+	input := writeInput(t, dir, seqIDs(1, 10)...)
+	j := openJob(t, input, JobOptions{})
+	f, err := os.OpenFile(input, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("5\n777\n")
+	f.Close()
+	s := &fakeSender{}
+	sum, err := newRunner(s, 2).Run(context.Background(), j)
+	if err != nil || !sum.Complete() {
+		t.Fatalf("Run: got %v, complete %v; want the 10 scanned rows done", err, sum.Complete())
+	}
+	if s.count(777) != 0 || s.count(5) != 1 || len(loadRows(t, j.Results)) != 10 {
+		t.Errorf("got id 777 sent %d times and id 5 %d times; want 0 and 1", s.count(777), s.count(5))
+	}
+}
+
+// A change deep in a large file is caught at the block it is in: rows of
+// the blocks before it were checked and sent; none after it.
+func TestInputChangedInALaterBlock(t *testing.T) {
+	dir := t.TempDir()
+	input := filepath.Join(dir, "in.csv")
+	var b strings.Builder
+	b.WriteString("id_cliente_servico;obs\n")
+	pad := strings.Repeat("x", 1000)
+	for id := 1; b.Len() < 3*blockSize; id++ {
+		fmt.Fprintf(&b, "%d;%s\n", id, pad)
+	}
+	if err := os.WriteFile(input, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j := openJob(t, input, JobOptions{})
+	f, err := os.OpenFile(input, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("y"), 2*blockSize+100) // in the third block
+	f.Close()
+	s := &fakeSender{}
+	_, err = newRunner(s, 8).Run(context.Background(), j)
+	if !errors.Is(err, errChanged) {
+		t.Fatalf("Run: got %v, want the file-changed error", err)
+	}
+	perRow := b.Len() / j.Plan.Rows
+	if n := s.total(); n == 0 || n > 2*blockSize/perRow+1 {
+		t.Errorf("got %d sends, want those of the first two blocks at most (%d)", n, 2*blockSize/perRow+1)
 	}
 }
 
@@ -713,7 +769,7 @@ func TestInterruptLeavesHeldRowsToDo(t *testing.T) {
 	}}
 	r := newRunner(s, 1)
 	r.Retries = 0
-	r.FailStreak = 10
+	r.FailStreak = 1000 // never reached: the signal ends the streak
 	j := openJob(t, input, JobOptions{})
 	sum, err := r.Run(ctx, j)
 	if !errors.Is(err, ErrInterrupted) {

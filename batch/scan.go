@@ -25,7 +25,14 @@ type Plan struct {
 	// first occurrence. Ids that occur once are not kept, so the map stays
 	// small however large the file.
 	Dups map[int64]int
+	// blocks holds the SHA-256 of each blockSize bytes of the file (32
+	// bytes per MiB), so that a run can check every block before it sends
+	// a row read from it.
+	blocks [][sha256.Size]byte
 }
+
+// blockSize is the unit in which a run checks the input against the scan.
+const blockSize = 1 << 20
 
 // InputError is an input file that cannot be read as hsbatch's input.
 type InputError struct {
@@ -56,7 +63,7 @@ func scanFile(f *os.File) (*Plan, error) {
 	p := &Plan{}
 	seen := idSet{}
 	var dupIDs map[int64]int
-	h := &hashCounter{h: sha256.New()}
+	h := &hashCounter{h: sha256.New(), block: sha256.New()}
 	err := eachRow(f, h, func(r Row) {
 		p.Rows++
 		if r.ID == 0 {
@@ -75,6 +82,7 @@ func scanFile(f *os.File) (*Plan, error) {
 	}
 	p.Size = h.n
 	p.SHA256 = hex.EncodeToString(h.h.Sum(nil))
+	p.blocks = h.finish()
 	if dupIDs != nil {
 		// A second pass finds where each repeated id first appeared.
 		h2 := &hashCounter{h: sha256.New()}
@@ -94,15 +102,41 @@ func scanFile(f *os.File) (*Plan, error) {
 	return p, nil
 }
 
-// hashCounter hashes and counts the bytes written to it.
+// hashCounter hashes and counts the bytes written to it, and, when block
+// is set, hashes each blockSize bytes apart too.
 type hashCounter struct {
-	h hash.Hash
-	n int64
+	h      hash.Hash
+	n      int64
+	block  hash.Hash
+	blocks [][sha256.Size]byte
 }
 
 func (c *hashCounter) Write(b []byte) (int, error) {
-	c.n += int64(len(b))
-	return c.h.Write(b)
+	n := len(b)
+	c.h.Write(b)
+	for c.block != nil && len(b) > 0 {
+		k := min(len(b), blockSize-int(c.n%blockSize))
+		c.block.Write(b[:k])
+		c.n += int64(k)
+		b = b[k:]
+		if c.n%blockSize == 0 {
+			c.blocks = append(c.blocks, [sha256.Size]byte(c.block.Sum(nil)))
+			c.block.Reset()
+		}
+	}
+	if c.block == nil {
+		c.n += int64(n)
+	}
+	return n, nil
+}
+
+// finish returns the block hashes, the last (short) block included.
+func (c *hashCounter) finish() [][sha256.Size]byte {
+	if c.n%blockSize != 0 {
+		c.blocks = append(c.blocks, [sha256.Size]byte(c.block.Sum(nil)))
+		c.block.Reset()
+	}
+	return c.blocks
 }
 
 // eachRow calls fn for every row of f, from its start, copying the bytes
@@ -156,13 +190,14 @@ func (s idSet) add(id int64) bool {
 }
 
 // pinnedInput reads the rows of a job's input for a run, from the file the
-// job scanned, and checks at the end that the bytes are the ones pinned.
+// job scanned (a file renamed over it is not read). Every block of bytes is
+// checked against the scan before any row in it is released, and nothing
+// past the scanned size is read: a file changed or appended to in place
+// stops the run before a row that was not scanned is sent.
 type pinnedInput struct {
-	f    *os.File
+	name string
 	rd   *Reader
-	tee  io.Reader
-	h    *hashCounter
-	want Identity
+	v    *verifiedReader
 }
 
 // openInput starts reading the job's input from the start.
@@ -170,29 +205,65 @@ func (j *Job) openInput() (*pinnedInput, error) {
 	if _, err := j.in.Seek(0, io.SeekStart); err != nil {
 		return nil, &InputError{j.Input, err}
 	}
-	p := &pinnedInput{f: j.in, h: &hashCounter{h: sha256.New()}, want: j.Plan.Identity}
-	p.tee = io.TeeReader(j.in, p.h)
-	rd, err := NewReader(p.tee)
+	v := &verifiedReader{r: io.LimitReader(j.in, j.Plan.Size), sums: j.Plan.blocks}
+	rd, err := NewReader(v)
 	if err != nil {
 		return nil, &InputError{j.Input, err}
 	}
-	p.rd = rd
-	return p, nil
+	return &pinnedInput{name: j.Input, rd: rd, v: v}, nil
 }
 
 // Next returns the next row, or io.EOF.
 func (p *pinnedInput) Next() (Row, error) { return p.rd.Next() }
 
-// check reports an input whose bytes differ from those pinned.
+// check reports an input that ended before its scanned size.
 func (p *pinnedInput) check() error {
-	if _, err := io.Copy(io.Discard, p.tee); err != nil {
-		return &InputError{p.f.Name(), err}
+	if _, err := io.Copy(io.Discard, p.v); err != nil {
+		return &InputError{p.name, err}
 	}
-	if p.h.n != p.want.Size || hex.EncodeToString(p.h.h.Sum(nil)) != p.want.SHA256 {
-		return &InputError{p.f.Name(), errors.New("the file changed during the run: put the original back, or start over with --restart")}
+	if p.v.i != len(p.v.sums) {
+		return &InputError{p.name, errChanged}
 	}
 	return nil
 }
 
 // Close does nothing: the file belongs to the job.
 func (p *pinnedInput) Close() error { return nil }
+
+var errChanged = errors.New("the file changed during the run; the rows read before the change are done and safe. Put the original back and run the same command, or start over with --restart")
+
+// verifiedReader passes on the bytes of r one block at a time, each only
+// after its SHA-256 matched the scan's.
+type verifiedReader struct {
+	r    io.Reader
+	sums [][sha256.Size]byte
+	i    int // next block
+	buf  []byte
+	off  int
+}
+
+func (v *verifiedReader) Read(p []byte) (int, error) {
+	if v.off == len(v.buf) {
+		if v.buf == nil {
+			v.buf = make([]byte, blockSize)
+		}
+		n, err := io.ReadFull(v.r, v.buf[:blockSize])
+		if n == 0 {
+			if errors.Is(err, io.EOF) {
+				return 0, io.EOF
+			}
+			return 0, err
+		}
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, err
+		}
+		if v.i >= len(v.sums) || sha256.Sum256(v.buf[:n]) != v.sums[v.i] {
+			return 0, errChanged
+		}
+		v.i++
+		v.buf, v.off = v.buf[:n], 0
+	}
+	n := copy(p, v.buf[v.off:])
+	v.off += n
+	return n, nil
+}

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 )
 
@@ -78,6 +79,9 @@ type stoppedError struct {
 }
 
 func (e *stoppedError) Error() string {
+	if e.Resume == "" {
+		return fmt.Sprintf("stopped: %v", e.Err)
+	}
 	return fmt.Sprintf("stopped: %v\nNothing is lost: rows already written stay done. To resume, run:\n  %s", e.Err, e.Resume)
 }
 
@@ -91,8 +95,14 @@ func signalContext(stderr io.Writer) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
 	// SIGHUP too: a dropped SSH session should stop a run as gently as
-	// Ctrl-C, not kill it mid-request.
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	// Ctrl-C, not kill it mid-request. But a signal the process was started
+	// with ignored (nohup ignores SIGHUP; "cmd &" in a script ignores
+	// SIGINT) stays ignored: Notify would turn it back on.
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP} {
+		if !signal.Ignored(sig) {
+			signal.Notify(sigs, sig)
+		}
+	}
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
@@ -165,8 +175,9 @@ Exit codes: 0 all rows answered by HubSoft (success or error) or duplicates;
 before the end (resumable).
 `
 
-// version is the module version and VCS revision the binary was built
-// from, as the Go toolchain recorded them.
+// version is the module version (which holds the VCS revision, when the
+// binary was built from a clone) and the Go version, as the toolchain
+// recorded them.
 func version() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
@@ -174,13 +185,8 @@ func version() string {
 	}
 	v := "hsbatch " + bi.Main.Version
 	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			v += " " + s.Value[:min(12, len(s.Value))]
-		case "vcs.modified":
-			if s.Value == "true" {
-				v += "+dirty"
-			}
+		if s.Key == "vcs.modified" && s.Value == "true" && !strings.HasSuffix(v, "+dirty") {
+			v += "+dirty"
 		}
 	}
 	return v + " " + bi.GoVersion

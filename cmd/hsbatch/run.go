@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -232,6 +233,12 @@ func resumeCommand(fs *flag.FlagSet, o runOptions) string {
 		parts = append(parts, "-o", shellQuote(o.Output))
 	}
 	for _, in := range o.Inputs {
+		if strings.HasPrefix(in, "-") {
+			parts = append(parts, "--")
+			break
+		}
+	}
+	for _, in := range o.Inputs {
 		parts = append(parts, shellQuote(in))
 	}
 	return strings.Join(parts, " ")
@@ -295,6 +302,12 @@ func runJobs(ctx context.Context, o runOptions, client *hubsoft.Client, server, 
 		sum, err := runJob(ctx, runner, job, o, stderr)
 		job.Close()
 		sum.WriteText(stdout)
+		var inputErr *batch.InputError
+		if errors.As(err, &inputErr) {
+			// The same command would be refused: the input is not the
+			// one the job pinned. The error says what to do.
+			return &stoppedError{Err: err}
+		}
 		if err != nil {
 			return &stoppedError{Err: err, Resume: resume}
 		}
@@ -335,9 +348,12 @@ func authenticate(ctx context.Context, client *hubsoft.Client, server, resume st
 			return &stoppedError{Err: batch.ErrInterrupted, Resume: resume}
 		}
 	}
+	var dns *net.DNSError
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return fmt.Errorf("cannot reach HubSoft: no such host %q: check HUBSOFT_BASE_URL. Nothing was sent", dns.Name)
 	case hubsoft.Classify(err) == hubsoft.Retry:
 		return &stoppedError{Err: fmt.Errorf("HubSoft at %s did not answer (%w): check that HUBSOFT_BASE_URL is right and the server is up. Nothing was sent", server, err), Resume: resume}
 	case errors.Is(err, context.Canceled):
