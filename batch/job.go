@@ -43,6 +43,10 @@ type Meta struct {
 	Rows     int               `json:"rows"`
 	Settings map[string]string `json:"settings"` // those that change outcomes, such as the server
 	Created  time.Time         `json:"created"`
+	// Flags are the run flags last used (such as --rate=20), so that
+	// "hsbatch status" can suggest a command that runs the same way. They
+	// are not pinned: a resume may change its speed.
+	Flags []string `json:"flags,omitempty"`
 }
 
 const metaVersion = 1
@@ -70,6 +74,8 @@ type JobOptions struct {
 	RetryFailed bool
 	// Now is the clock, for the names of set-aside files.
 	Now func() time.Time
+	// Flags are recorded in the job file; see Meta.Flags.
+	Flags []string
 }
 
 // Job is an opened, locked job, ready to run.
@@ -89,6 +95,7 @@ type Job struct {
 	inflight *os.File
 	lock     *os.File
 	in       *os.File // the input, open since it was scanned
+	created  bool     // OpenJob created the results and job files
 }
 
 // MismatchError is a job whose input or settings changed since it began.
@@ -134,7 +141,7 @@ func OpenJob(input, results string, o JobOptions) (j *Job, err error) {
 		return j, err
 	}
 	abs, _ := filepath.Abs(input)
-	want := Meta{Version: metaVersion, Input: abs, Identity: j.Plan.Identity, Rows: j.Plan.Rows, Settings: o.Settings, Created: o.Now().UTC()}
+	want := Meta{Version: metaVersion, Input: abs, Identity: j.Plan.Identity, Rows: j.Plan.Rows, Settings: o.Settings, Created: o.Now().UTC(), Flags: o.Flags}
 
 	_, statErr := os.Stat(results)
 	exists := statErr == nil
@@ -153,6 +160,7 @@ func OpenJob(input, results string, o JobOptions) (j *Job, err error) {
 			return j, fmt.Errorf("write job file: %w", err)
 		}
 		j.Meta = want
+		j.created = true
 		if err = os.Remove(InflightPath(results)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return j, err
 		}
@@ -200,6 +208,11 @@ func OpenJob(input, results string, o JobOptions) (j *Job, err error) {
 			return j, fmt.Errorf("write job file: %w", err)
 		}
 		j.Meta = want
+	} else if !slices.Equal(j.Meta.Flags, o.Flags) {
+		j.Meta.Flags = o.Flags
+		if err = writeMeta(MetaPath(results), j.Meta); err != nil {
+			return j, fmt.Errorf("write job file: %w", err)
+		}
 	}
 	j.done.Subtract(&failed)
 	if err = report.Repair(results, sc); err != nil {
@@ -310,6 +323,23 @@ func (j *Job) finish() error {
 		return &WriteError{Path: InflightPath(j.Results), Err: err}
 	}
 	return nil
+}
+
+// Abandon closes a job that this OpenJob created and that never ran, such
+// as one whose first token request was refused, and removes its files: an
+// operator who fixes the cause should find no half-made job. A job that
+// existed before is only closed.
+func (j *Job) Abandon() error {
+	if !j.created {
+		return j.Close()
+	}
+	for _, p := range []string{j.Results, MetaPath(j.Results), InflightPath(j.Results)} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			j.Close()
+			return err
+		}
+	}
+	return j.Close()
 }
 
 // Close releases the results file and the lock.

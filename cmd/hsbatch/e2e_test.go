@@ -197,6 +197,14 @@ func TestEndToEndWithFaults(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, res.stdout)
 		}
 	}
+	// The way to retry the failed row keeps the operator's flags.
+	wantRetry := "hsbatch run --retry-failed --concurrency=8 --rate=0 --retries=8 --timeout=2s"
+	if !strings.Contains(res.stdout, wantRetry) {
+		t.Errorf("summary should print %q:\n%s", wantRetry, res.stdout)
+	}
+	if st := hsbatch(t, nil, "status", filepath.Join(dir, "clientes.results.csv")); !strings.Contains(st.stdout, wantRetry) {
+		t.Errorf("status should print %q:\n%s", wantRetry, st.stdout)
+	}
 	st, _ := os.Stat(filepath.Join(dir, "clientes.results.csv"))
 	if st.Mode().Perm() != 0o600 {
 		t.Errorf("results mode: got %v, want 0600", st.Mode().Perm())
@@ -291,8 +299,10 @@ func TestRejectedCredentialsStopWithoutFailingRows(t *testing.T) {
 	if !strings.Contains(res.stderr, "rejected the credentials") || strings.Contains(res.stderr, srv.Password) || strings.Contains(res.stderr, srv.ClientSecret) {
 		t.Errorf("stderr should name the cause and no secret:\n%s", res.stderr)
 	}
-	if rows := readResults(t, filepath.Join(dir, "ids.results.csv")); len(rows) != 0 {
-		t.Errorf("got %d result rows, want none: a systemic failure fails no row", len(rows))
+	for _, f := range []string{"ids.results.csv", "ids.results.csv.job", "ids.results.csv.inflight"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); !os.IsNotExist(err) {
+			t.Errorf("a run that sent nothing left %s behind (%v)", f, err)
+		}
 	}
 
 	// Rejected mid-run, after HubSoft revoked every token and the password
@@ -367,8 +377,8 @@ func TestServerDownStopsResumably(t *testing.T) {
 	if res.code != exitStopped || !strings.Contains(res.stderr, "To resume") {
 		t.Fatalf("exit %d, want %d with a resume hint\n%s", res.code, exitStopped, res.stderr)
 	}
-	if rows := readResults(t, filepath.Join(dir, "ids.results.csv")); len(rows) != 0 {
-		t.Errorf("got %d rows marked, want none: the token request failed before any row", len(rows))
+	if _, err := os.Stat(filepath.Join(dir, "ids.results.csv")); !os.IsNotExist(err) {
+		t.Errorf("a run that sent nothing left a results file (%v)", err)
 	}
 }
 

@@ -165,8 +165,9 @@ Commands:
 
 Environment for run:
   HUBSOFT_BASE_URL       https://yourisp.hubsoft.com.br (http only for loopback)
-  HUBSOFT_CLIENT_ID      HUBSOFT_CLIENT_SECRET (or HUBSOFT_CLIENT_SECRET_FILE)
-  HUBSOFT_USERNAME       HUBSOFT_PASSWORD (or HUBSOFT_PASSWORD_FILE)
+  HUBSOFT_CLIENT_ID      HUBSOFT_CLIENT_SECRET
+  HUBSOFT_USERNAME       HUBSOFT_PASSWORD
+  Each of the last four may instead name a file: HUBSOFT_PASSWORD_FILE=/path, ...
 
 Run "hsbatch run -h" for run's flags, "hsbatch version" for the version.
 

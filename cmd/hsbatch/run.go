@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +34,7 @@ type runOptions struct {
 	RetryFailed bool
 	Progress    string // auto, bar, log, none
 	Inputs      []string
+	Flags       []string // the flags given, as runFlags returns them
 }
 
 // Defaults are gentle: the other end is an ISP's production system.
@@ -94,6 +96,9 @@ func (o *runOptions) check() error {
 		if st, err := os.Stat(out); err == nil && st.IsDir() {
 			return usagef("-o %s is a directory; give a file name, such as %s", out, filepath.Join(out, filepath.Base(resultsPath(in, ""))))
 		}
+		if st, err := os.Stat(filepath.Dir(abs)); err != nil || !st.IsDir() {
+			return usagef("the directory of the results file %s does not exist; create it first (mkdir -p %s)", out, shellQuote(filepath.Dir(out)))
+		}
 		if prev, ok := seen[abs]; ok {
 			return usagef("%s and %s would write the same results file %s", prev, in, out)
 		}
@@ -151,7 +156,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	// The job pins the server as parsed: a trailing slash is no new server.
 	base, _ := hubsoft.ParseBaseURL(cfg.BaseURL)
-	return runJobs(ctx, o, client, base.String(), resumeCommand(fs, o), stdout, stderr)
+	o.Flags = runFlags(fs)
+	return runJobs(ctx, o, client, base.String(), resumeCommand(o.Flags, o.Output, o.Inputs), stdout, stderr)
 }
 
 // parseInterspersed parses flags wherever they are among the inputs, as
@@ -217,31 +223,55 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	return c, c.Creds.Validate()
 }
 
-// resumeCommand is the command line that resumes this run: the flags the
-// operator gave, without --restart (which would start over) and without
-// --retry-failed (the failed rows it set aside are already to do).
-func resumeCommand(fs *flag.FlagSet, o runOptions) string {
-	parts := []string{"hsbatch", "run"}
+// runFlags returns the flags the operator gave, as --name=value, but for
+// those that must not be repeated when a run is resumed: --restart (which
+// would start over), --retry-failed (the failed rows it set aside are to do
+// already) and -o (resumeCommand places it).
+func runFlags(fs *flag.FlagSet) []string {
+	var flags []string
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "restart", "retry-failed", "o", "output":
 			return
 		}
-		parts = append(parts, shellQuote("--"+f.Name+"="+f.Value.String()))
+		flags = append(flags, "--"+f.Name+"="+f.Value.String())
 	})
-	if o.Output != "" {
-		parts = append(parts, "-o", shellQuote(o.Output))
+	return flags
+}
+
+// resumeCommand is the command line that resumes a run of inputs.
+func resumeCommand(flags []string, output string, inputs []string) string {
+	parts := []string{"hsbatch", "run"}
+	for _, f := range flags {
+		parts = append(parts, shellQuote(f))
 	}
-	for _, in := range o.Inputs {
+	if output != "" {
+		parts = append(parts, "-o", shellQuote(output))
+	}
+	for _, in := range inputs {
 		if strings.HasPrefix(in, "-") {
 			parts = append(parts, "--")
 			break
 		}
 	}
-	for _, in := range o.Inputs {
+	for _, in := range inputs {
 		parts = append(parts, shellQuote(in))
 	}
 	return strings.Join(parts, " ")
+}
+
+// retryCommand is the command line that sends again the failed rows of
+// one input.
+func retryCommand(flags []string, output, input string) string {
+	return resumeCommand(append([]string{"--retry-failed"}, flags...), output, []string{input})
+}
+
+// plural returns "1 row" or "n rows".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 func shellQuote(s string) string {
@@ -279,7 +309,7 @@ func runJobs(ctx context.Context, o runOptions, client *hubsoft.Client, server, 
 	}()
 	work := false
 	for _, in := range o.Inputs {
-		job, err := batch.OpenJob(in, resultsPath(in, o.Output), batch.JobOptions{Settings: settings, Restart: o.Restart, RetryFailed: o.RetryFailed})
+		job, err := batch.OpenJob(in, resultsPath(in, o.Output), batch.JobOptions{Settings: settings, Restart: o.Restart, RetryFailed: o.RetryFailed, Flags: o.Flags})
 		if err != nil {
 			return err
 		}
@@ -290,6 +320,12 @@ func runJobs(ctx context.Context, o runOptions, client *hubsoft.Client, server, 
 		// Credentials and reachability first: a systemic failure must stop
 		// the run before any row is touched.
 		if err := authenticate(ctx, client, server, resume); err != nil {
+			// Nothing was sent: jobs made by this run go away again, so
+			// that the corrected command finds none half-made.
+			for _, j := range jobs {
+				j.Abandon()
+			}
+			jobs = nil
 			return err
 		}
 	}
@@ -312,14 +348,11 @@ func runJobs(ctx context.Context, o runOptions, client *hubsoft.Client, server, 
 			return &stoppedError{Err: err, Resume: resume}
 		}
 		if sum.Counts.Failed > 0 {
-			retry := "hsbatch run --retry-failed"
-			if o.Output != "" {
-				retry += " -o " + shellQuote(o.Output)
-			}
-			fmt.Fprintf(stdout, "  %d rows got no valid answer from HubSoft; send them again with:\n    %s %s\n", sum.Counts.Failed, retry, shellQuote(job.Input))
+			fmt.Fprintf(stdout, "  %s got no valid answer from HubSoft; send them again with:\n    %s\n",
+				plural(sum.Counts.Failed, "row"), retryCommand(o.Flags, o.Output, job.Input))
 		}
 		if sum.Counts.Invalid > 0 {
-			fmt.Fprintf(stdout, "  %d rows have an invalid id and were not sent; their msg column says why\n", sum.Counts.Invalid)
+			fmt.Fprintf(stdout, "  %s with an invalid id, not sent; the msg column says why\n", plural(sum.Counts.Invalid, "row"))
 		}
 		notClean = notClean || !sum.Clean()
 	}

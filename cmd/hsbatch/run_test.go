@@ -51,7 +51,7 @@ func TestResumeCommandNeverRestarts(t *testing.T) {
 				t.Fatal(err)
 			}
 			o.Inputs = inputs
-			if got := resumeCommand(fs, o); got != tt.want {
+			if got := resumeCommand(runFlags(fs), o.Output, o.Inputs); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})

@@ -37,9 +37,9 @@ func cmdStatus(args []string, stdout io.Writer) error {
 	}
 	// The command that resumes or retries this job must name its results
 	// file when it is not the default one, or it would start a new job.
-	cmd := "hsbatch run"
+	output := ""
 	if abs, _ := filepath.Abs(resultsPath(meta.Input, "")); abs != mustAbs(results) {
-		cmd += " -o " + shellQuote(results)
+		output = mustAbs(results)
 	}
 	sc, err := report.Load(results, nil)
 	if err != nil {
@@ -65,11 +65,11 @@ func cmdStatus(args []string, stdout io.Writer) error {
 	case holder != "":
 		fmt.Fprintf(stdout, "state:    running (%s)\n", holder)
 	case sum.Complete() && sc.Counts.Failed > 0:
-		fmt.Fprintf(stdout, "state:    complete; %d failed rows can be sent again with: %s --retry-failed %s\n", sc.Counts.Failed, cmd, shellQuote(meta.Input))
+		fmt.Fprintf(stdout, "state:    complete; %s can be sent again with:\n  %s\n", plural(sc.Counts.Failed, "failed row"), retryCommand(meta.Flags, output, meta.Input))
 	case sum.Complete():
 		fmt.Fprintln(stdout, "state:    complete")
 	default:
-		fmt.Fprintf(stdout, "state:    stopped, resumable with: %s %s\n", cmd, shellQuote(meta.Input))
+		fmt.Fprintf(stdout, "state:    stopped, resumable with:\n  %s\n", resumeCommand(meta.Flags, output, []string{meta.Input}))
 	}
 	return nil
 }
