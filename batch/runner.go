@@ -98,6 +98,9 @@ type Runner struct {
 	// OnProgress, if set, is called after each group of rows is durable.
 	// It may be called from any goroutine, but never concurrently.
 	OnProgress func(Progress)
+	// OnPause, if set, is called when the server's throttling pauses
+	// every worker until the given time. It may be called concurrently.
+	OnPause func(until time.Time)
 }
 
 // OutageError stops a run after FailStreak failed rows in a row, or after
@@ -186,7 +189,7 @@ func (r *Runner) Run(ctx context.Context, j *Job) (*report.Summary, error) {
 	slots := make(chan struct{}, conc)
 	results := make(chan queued, conc+256)
 	writerDone := make(chan struct{})
-	st := &state{r: r, j: j, gate: &gate{}, slots: slots, results: results, writerDone: writerDone, stop: stopFeeding}
+	st := &state{r: r, j: j, gate: &gate{onHold: r.OnPause}, slots: slots, results: results, writerDone: writerDone, stop: stopFeeding}
 	st.lastAnswer.Store(time.Now().UnixNano())
 
 	g.Go(func() error {
@@ -564,6 +567,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // gate pauses every worker until a moment the server named in Retry-After.
 type gate struct {
+	onHold func(until time.Time) // may be nil
+
 	mu    sync.Mutex
 	until time.Time
 }
@@ -573,10 +578,14 @@ type gate struct {
 func (g *gate) hold(d time.Duration) {
 	t := time.Now().Add(d)
 	g.mu.Lock()
-	if t.After(g.until) {
+	longer := t.After(g.until)
+	if longer {
 		g.until = t
 	}
 	g.mu.Unlock()
+	if longer && g.onHold != nil {
+		g.onHold(t)
+	}
 }
 
 // closed reports whether the gate is closed now.

@@ -779,3 +779,31 @@ func TestInterruptLeavesHeldRowsToDo(t *testing.T) {
 		t.Errorf("got %+v, want the one success and no failed row", sum.Counts)
 	}
 }
+
+func TestOnPauseTellsWhenThrottlingHoldsEveryone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		input := writeInput(t, t.TempDir(), seqIDs(1, 5)...)
+		s := &fakeSender{fn: func(_ context.Context, id int64, n int) (Answer, error) {
+			if id == 2 && n == 1 {
+				return Answer{}, testErr{action: Retry, retryAfter: 30 * time.Second, throttled: true}
+			}
+			return Answer{OK: true, HTTPStatus: 200}, nil
+		}}
+		var mu sync.Mutex
+		var pauses []time.Time
+		r := newRunner(s, 1)
+		r.OnPause = func(until time.Time) {
+			mu.Lock()
+			pauses = append(pauses, until)
+			mu.Unlock()
+		}
+		start := time.Now()
+		j := openJob(t, input, JobOptions{})
+		if _, err := r.Run(context.Background(), j); err != nil {
+			t.Fatal(err)
+		}
+		if len(pauses) != 1 || !pauses[0].Equal(start.Add(30*time.Second)) {
+			t.Errorf("got pauses %v, want one until %v", pauses, start.Add(30*time.Second))
+		}
+	})
+}

@@ -17,6 +17,9 @@ import (
 // few seconds (for cron and systemd journals).
 type progress interface {
 	update(batch.Progress)
+	// pause tells that HubSoft's throttling holds every request until
+	// until. It may be called concurrently.
+	pause(until time.Time)
 	finish()
 }
 
@@ -44,7 +47,7 @@ func newProgress(mode, name string, total, done int, stderr io.Writer) progress 
 			progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }),
 		)
 		bar.Set(done)
-		return &barProgress{bar: bar}
+		return &barProgress{bar: bar, name: name}
 	case "log":
 		return newLogProgress(name, total, done, stderr)
 	}
@@ -54,21 +57,30 @@ func newProgress(mode, name string, total, done int, stderr io.Writer) progress 
 type noProgress struct{}
 
 func (noProgress) update(batch.Progress) {}
+func (noProgress) pause(time.Time)       {}
 func (noProgress) finish()               {}
 
-type barProgress struct{ bar *progressbar.ProgressBar }
+type barProgress struct {
+	bar  *progressbar.ProgressBar
+	name string
+}
 
 func (b *barProgress) update(p batch.Progress) { b.bar.Set(p.Done) }
 func (b *barProgress) finish()                 { b.bar.Exit() }
 
+func (b *barProgress) pause(until time.Time) {
+	b.bar.Describe(fmt.Sprintf("%s (HubSoft asked to wait until %s)", b.name, until.Format("15:04:05")))
+}
+
 // logProgress writes the latest progress every logEvery, from a goroutine
 // that finish stops and waits for.
 type logProgress struct {
-	mu    sync.Mutex
-	last  batch.Progress
-	stop  chan struct{}
-	wg    sync.WaitGroup
-	start time.Time
+	mu     sync.Mutex
+	last   batch.Progress
+	paused time.Time
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	start  time.Time
 }
 
 func newLogProgress(name string, total, done int, w io.Writer) *logProgress {
@@ -83,16 +95,20 @@ func newLogProgress(name string, total, done int, w io.Writer) *logProgress {
 			case <-t.C:
 			}
 			l.mu.Lock()
-			p := l.last
+			p, paused := l.last, l.paused
 			l.mu.Unlock()
+			note := ""
+			if time.Now().Before(paused) {
+				note = fmt.Sprintf("; paused: HubSoft asked to wait (429/503 Retry-After) until %s", paused.Format("15:04:05"))
+			}
 			pct := 100.0
 			if p.Total > 0 {
 				pct = 100 * float64(p.Done) / float64(p.Total)
 			}
 			c := p.Counts
-			fmt.Fprintf(w, "%s hsbatch: %s: %d/%d rows (%.1f%%), %.1f rows/s; success %d, error %d, failed %d, invalid %d, duplicate %d\n",
+			fmt.Fprintf(w, "%s hsbatch: %s: %d/%d rows (%.1f%%), %.1f rows/s; success %d, error %d, failed %d, invalid %d, duplicate %d%s\n",
 				time.Now().Format("2006-01-02 15:04:05 -0700"), name, p.Done, p.Total, pct,
-				float64(p.Sent)/time.Since(l.start).Seconds(), c.Success, c.Error, c.Failed, c.Invalid, c.Duplicate)
+				float64(p.Sent)/time.Since(l.start).Seconds(), c.Success, c.Error, c.Failed, c.Invalid, c.Duplicate, note)
 		}
 	})
 	return l
@@ -101,6 +117,12 @@ func newLogProgress(name string, total, done int, w io.Writer) *logProgress {
 func (l *logProgress) update(p batch.Progress) {
 	l.mu.Lock()
 	l.last = p
+	l.mu.Unlock()
+}
+
+func (l *logProgress) pause(until time.Time) {
+	l.mu.Lock()
+	l.paused = until
 	l.mu.Unlock()
 }
 

@@ -377,7 +377,9 @@ func authenticate(ctx context.Context, client *hubsoft.Client, server, resume st
 		if err == nil || hubsoft.Classify(err) != hubsoft.Retry || attempt == authAttempts {
 			break
 		}
-		if serr := sleepCtx(ctx, batch.Backoff(attempt)); serr != nil {
+		select {
+		case <-time.After(batch.Backoff(attempt)):
+		case <-ctx.Done():
 			return &stoppedError{Err: batch.ErrInterrupted, Resume: resume}
 		}
 	}
@@ -393,18 +395,6 @@ func authenticate(ctx context.Context, client *hubsoft.Client, server, resume st
 		return &stoppedError{Err: batch.ErrInterrupted, Resume: resume}
 	}
 	return fmt.Errorf("cannot log in to HubSoft at %s: %w. Nothing was sent", server, err)
-}
-
-// sleepCtx waits for d, or until ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // runJob runs one opened job with a progress display.
@@ -427,7 +417,7 @@ func runJob(ctx context.Context, runner *batch.Runner, job *batch.Job, o runOpti
 	}
 	p := newProgress(o.Progress, name, job.Plan.Rows, prior.Total(), stderr)
 	r := *runner
-	r.OnProgress = p.update
+	r.OnProgress, r.OnPause = p.update, p.pause
 	sum, err := r.Run(ctx, job)
 	p.finish()
 	return sum, err
