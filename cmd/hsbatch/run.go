@@ -39,7 +39,7 @@ type runOptions struct {
 
 // Defaults are gentle: the other end is an ISP's production system.
 func defaultRunOptions() runOptions {
-	return runOptions{Rate: 5, Burst: 1, Concurrency: 4, Retries: 3, Timeout: 30 * time.Second, FailStreak: 20, Progress: "auto"}
+	return runOptions{Rate: 10, Burst: 1, Concurrency: 4, Retries: 3, Timeout: 30 * time.Second, FailStreak: 20, Progress: "auto"}
 }
 
 func (o *runOptions) flags(fs *flag.FlagSet) {
