@@ -339,6 +339,18 @@ func (j *Job) Abandon() error {
 			return err
 		}
 	}
+	if j.SetAside != "" {
+		// --restart set the old results aside for nothing: put them back.
+		if err := renameNoReplace(MetaPath(j.SetAside), MetaPath(j.Results)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			j.Close()
+			return err
+		}
+		if err := renameNoReplace(j.SetAside, j.Results); err != nil {
+			j.Close()
+			return err
+		}
+		j.SetAside = ""
+	}
 	return j.Close()
 }
 

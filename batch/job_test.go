@@ -227,3 +227,55 @@ func TestNothingDoneAcceptsNewSettings(t *testing.T) {
 		t.Errorf("job file on disk: got %+v, %v", m.Settings, err)
 	}
 }
+
+// A --restart whose run could not start (its first token was refused)
+// puts the old results back where they were.
+func TestAbandonedRestartPutsOldResultsBack(t *testing.T) {
+	dir := t.TempDir()
+	input := writeInput(t, dir, "1", "2")
+	j := openJob(t, input, JobOptions{})
+	if _, err := newRunner(&fakeSender{}, 1).Run(context.Background(), j); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	old, _ := os.ReadFile(j.Results)
+
+	j2, err := OpenJob(input, j.Results, JobOptions{Restart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j2.SetAside == "" {
+		t.Fatal("the restart set nothing aside")
+	}
+	aside := j2.SetAside
+	if err := j2.Abandon(); err != nil {
+		t.Fatalf("Abandon: %v", err)
+	}
+	if got, _ := os.ReadFile(j.Results); string(got) != string(old) {
+		t.Errorf("the old results are not back in %s", j.Results)
+	}
+	if _, err := os.Stat(aside); !os.IsNotExist(err) {
+		t.Errorf("the set-aside copy %s is still there (%v)", aside, err)
+	}
+	if _, err := ReadMeta(MetaPath(j.Results)); err != nil {
+		t.Errorf("the old job file is not back: %v", err)
+	}
+}
+
+// A new job whose run could not start leaves no files but its lock.
+func TestAbandonedNewJobLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	input := writeInput(t, dir, "1")
+	j, err := OpenJob(input, filepath.Join(dir, "out.csv"), JobOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Abandon(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{j.Results, MetaPath(j.Results), InflightPath(j.Results)} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s is still there (%v)", p, err)
+		}
+	}
+}

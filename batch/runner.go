@@ -189,8 +189,8 @@ func (r *Runner) Run(ctx context.Context, j *Job) (*report.Summary, error) {
 	slots := make(chan struct{}, conc)
 	results := make(chan queued, conc+256)
 	writerDone := make(chan struct{})
-	st := &state{r: r, j: j, gate: &gate{onHold: r.OnPause}, slots: slots, results: results, writerDone: writerDone, stop: stopFeeding}
-	st.lastAnswer.Store(time.Now().UnixNano())
+	st := &state{r: r, j: j, start: start, gate: &gate{onHold: r.OnPause}, slots: slots, results: results, writerDone: writerDone, stop: stopFeeding}
+	st.lastAnswer.Store(int64(time.Since(start)))
 
 	g.Go(func() error {
 		defer close(writerDone)
@@ -375,7 +375,8 @@ type state struct {
 	// the other workers go on; a crash may thus resend them too, at most
 	// FailStreak-1 rows that got no valid answer anyway.
 	stop       func()       // stops the feeding of rows
-	lastAnswer atomic.Int64 // UnixNano of the last answer that was not a throttle
+	start      time.Time    // of the run, with its monotonic clock
+	lastAnswer atomic.Int64 // time.Since(start) of the last answer that was not a throttle
 
 	mu     sync.Mutex
 	streak int
@@ -484,7 +485,7 @@ func (s *state) do(stopCtx, reqCtx context.Context, row Row) (res report.Row, ok
 		var ans Answer
 		ans, err = r.Sender.Send(reqCtx, row.ID)
 		if err == nil {
-			s.lastAnswer.Store(time.Now().UnixNano())
+			s.lastAnswer.Store(int64(time.Since(s.start)))
 			res.Status = report.StatusError
 			if ans.OK {
 				res.Status = report.StatusSuccess
@@ -500,13 +501,15 @@ func (s *state) do(stopCtx, reqCtx context.Context, row Row) (res report.Row, ok
 		var wait time.Duration
 		if v.Throttled {
 			// The server is overloaded, not this row: everyone waits.
-			if spell := time.Since(time.Unix(0, s.lastAnswer.Load())); spell > maxThrottleSpell {
-				return res, false, false, &OutageError{Last: fmt.Errorf("HubSoft has throttled every request for %s (last: %w)", spell.Round(time.Minute), err)}
-			}
 			throttled++
 			wait = v.RetryAfter
 			if wait <= 0 {
 				wait = r.backoff(throttled)
+			}
+			// The spell counts the wait ahead, so that a long Retry-After
+			// does not carry the run past the bound.
+			if spell := time.Since(s.start) - time.Duration(s.lastAnswer.Load()) + wait; spell > maxThrottleSpell {
+				return res, false, false, &OutageError{Last: fmt.Errorf("HubSoft has throttled every request for %s (last: %w)", spell.Round(time.Minute), err)}
 			}
 			s.gate.hold(wait)
 			continue

@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -806,4 +807,51 @@ func TestOnPauseTellsWhenThrottlingHoldsEveryone(t *testing.T) {
 			t.Errorf("got pauses %v, want one until %v", pauses, start.Add(30*time.Second))
 		}
 	})
+}
+
+// The file is rewritten in place with the same bytes (cp backup over it)
+// during the run, and the reader reaches a block boundary while it is
+// short: the run must stop, not cut the id at the boundary in two.
+func TestInputCutShortDuringRunSendsNoPieces(t *testing.T) {
+	dir := t.TempDir()
+	input := filepath.Join(dir, "in.csv")
+	var b bytes.Buffer
+	b.WriteString("id_cliente_servico;obs\n")
+	pad := strings.Repeat("x", 2000)
+	id := 1000000
+	for b.Len() < blockSize-4000 {
+		fmt.Fprintf(&b, "%d;%s\n", id, pad)
+		id++
+	}
+	fill := blockSize - b.Len() - 3 - len("1;\n")
+	fmt.Fprintf(&b, "1;%s\n", strings.Repeat("z", fill))
+	fmt.Fprintf(&b, "7654321;%s\n", pad) // block boundary after "765"
+	for i := 0; i < 5; i++ {
+		fmt.Fprintf(&b, "%d;%s\n", id, pad)
+		id++
+	}
+	orig := b.Bytes()
+	if err := os.WriteFile(input, orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j := openJob(t, input, JobOptions{})
+	s := &fakeSender{fn: func(_ context.Context, id int64, n int) (Answer, error) {
+		switch id {
+		case 1000000:
+			os.Truncate(input, 0) // cp opens with O_TRUNC...
+		case 1:
+			time.Sleep(20 * time.Millisecond)
+			os.WriteFile(input, orig, 0o600) // ...and writes the same bytes back
+		}
+		return Answer{OK: true, HTTPStatus: 200}, nil
+	}}
+	_, err := newRunner(s, 1).Run(context.Background(), j)
+	if !errors.Is(err, errChanged) {
+		t.Errorf("Run: got %v, want the file-changed error", err)
+	}
+	for _, bad := range []int64{765, 4321} {
+		if s.count(bad) > 0 {
+			t.Errorf("id %d, a piece of id 7654321, was sent", bad)
+		}
+	}
 }

@@ -250,6 +250,9 @@ func (v *verifiedReader) Read(p []byte) (int, error) {
 		n, err := io.ReadFull(v.r, v.buf[:blockSize])
 		if n == 0 {
 			if errors.Is(err, io.EOF) {
+				if v.i != len(v.sums) {
+					return 0, errChanged // shorter than scanned
+				}
 				return 0, io.EOF
 			}
 			return 0, err

@@ -63,13 +63,30 @@ func (noProgress) finish()               {}
 type barProgress struct {
 	bar  *progressbar.ProgressBar
 	name string
+
+	mu     sync.Mutex
+	paused time.Time // the pause shown in the description, if any
 }
 
-func (b *barProgress) update(p batch.Progress) { b.bar.Set(p.Done) }
-func (b *barProgress) finish()                 { b.bar.Exit() }
+func (b *barProgress) update(p batch.Progress) {
+	b.mu.Lock()
+	if !b.paused.IsZero() && time.Now().After(b.paused) {
+		b.paused = time.Time{}
+		b.bar.Describe(b.name)
+	}
+	b.mu.Unlock()
+	b.bar.Set(p.Done)
+}
+
+func (b *barProgress) finish() { b.bar.Exit() }
 
 func (b *barProgress) pause(until time.Time) {
-	b.bar.Describe(fmt.Sprintf("%s (HubSoft asked to wait until %s)", b.name, until.Format("15:04:05")))
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if until.After(b.paused) {
+		b.paused = until
+		b.bar.Describe(fmt.Sprintf("%s (HubSoft asked to wait until %s)", b.name, until.Format("15:04:05")))
+	}
 }
 
 // logProgress writes the latest progress every logEvery, from a goroutine
@@ -122,7 +139,9 @@ func (l *logProgress) update(p batch.Progress) {
 
 func (l *logProgress) pause(until time.Time) {
 	l.mu.Lock()
-	l.paused = until
+	if until.After(l.paused) {
+		l.paused = until
+	}
 	l.mu.Unlock()
 }
 

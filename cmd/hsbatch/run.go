@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -96,6 +97,9 @@ func (o *runOptions) check() error {
 		if st, err := os.Stat(out); err == nil && st.IsDir() {
 			return usagef("-o %s is a directory; give a file name, such as %s", out, filepath.Join(out, filepath.Base(resultsPath(in, ""))))
 		}
+		if _, err := os.Stat(in); err != nil {
+			continue // opening the input says what is wrong with it
+		}
 		if st, err := os.Stat(filepath.Dir(abs)); err != nil || !st.IsDir() {
 			return usagef("the directory of the results file %s does not exist; create it first (mkdir -p %s)", out, shellQuote(filepath.Dir(out)))
 		}
@@ -163,6 +167,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // parseInterspersed parses flags wherever they are among the inputs, as
 // operators type them: "hsbatch run ids.csv --rate 2".
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	// After "--" everything is an input, even "-b.csv". flag.Parse would
+	// swallow the "--" and leave the loop below none the wiser.
+	var tail []string
+	if i := slices.Index(args, "--"); i >= 0 {
+		args, tail = args[:i], args[i+1:]
+	}
+	rest, err := parseFlagsAndArgs(fs, args)
+	return append(rest, tail...), err
+}
+
+func parseFlagsAndArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var rest []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -171,9 +186,6 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = fs.Args()
 		if len(args) == 0 {
 			return rest, nil
-		}
-		if args[0] == "--" {
-			return append(rest, args[1:]...), nil
 		}
 		rest = append(rest, args[0])
 		args = args[1:]

@@ -39,6 +39,7 @@ func TestResumeCommandNeverRestarts(t *testing.T) {
 		{"retry-failed dropped", []string{"--retry-failed", "a.csv"}, "hsbatch run a.csv"},
 		{"output kept", []string{"-o", "out dir/r.csv", "a.csv"}, "hsbatch run -o 'out dir/r.csv' a.csv"},
 		{"quoting", []string{"it's.csv"}, `hsbatch run 'it'\''s.csv'`},
+		{"inputs after --, one starting with a dash", []string{"--rate", "5", "--", "a.csv", "-b.csv"}, "hsbatch run --rate=5 -- a.csv -b.csv"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
