@@ -168,7 +168,6 @@ func (r *Runner) Run(ctx context.Context, j *Job) (*report.Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	defer in.Close()
 
 	// g's context ends when a goroutine meets a systemic error. A signal
 	// (ctx) or such an error stops the producer and the waits between
@@ -184,8 +183,9 @@ func (r *Runner) Run(ctx context.Context, j *Job) (*report.Summary, error) {
 	jobs := make(chan Row)
 	// slots bounds the rows sent but not yet durable: a crash resends at
 	// most Concurrency rows. (Failed rows held back while an outage is in
-	// doubt give their slot back; see state.fail.) results has room for
-	// every slot, so a row that was sent is never blocked on its way out.
+	// doubt give their slot back; see state.fail.) A send to results waits
+	// only while the writer catches up, and gives up once the writer is
+	// gone (writerDone).
 	slots := make(chan struct{}, conc)
 	results := make(chan queued, conc+256)
 	writerDone := make(chan struct{})

@@ -227,9 +227,6 @@ func (p *pinnedInput) check() error {
 	return nil
 }
 
-// Close does nothing: the file belongs to the job.
-func (p *pinnedInput) Close() error { return nil }
-
 var errChanged = errors.New("the file changed during the run; the rows read before the change are done and safe. Put the original back and run the same command, or start over with --restart")
 
 // verifiedReader passes on the bytes of r one block at a time, each only
