@@ -509,3 +509,47 @@ func TestSecondSignalQuitsAtOnce(t *testing.T) {
 		t.Errorf("the row in flight at the kill: got %+v, want success with 2 attempts", r)
 	}
 }
+
+// HubSoft goes down in the middle of a run: the run stops resumably
+// without marking rows failed, and once HubSoft is back the same command
+// finishes the job with every id performed once.
+func TestOutageMidRunMarksNoRowFailed(t *testing.T) {
+	srv := hubsofttest.NewServer()
+	defer srv.Close()
+	dir := t.TempDir()
+	input := filepath.Join(dir, "ids.csv")
+	var b strings.Builder
+	for id := 1; id <= 400; id++ {
+		fmt.Fprintln(&b, id)
+	}
+	writeFile(t, input, b.String())
+	srv.SetDefaultOutcome(func(id int64) hubsofttest.Outcome {
+		if id == 150 {
+			srv.SetRandomFaults(1, 1, hubsofttest.FaultHTML502, hubsofttest.FaultReset)
+		}
+		return hubsofttest.Outcome{Status: "success", Login: fmt.Sprint("c", id)}
+	})
+	res := hsbatch(t, env(srv), "run", "--rate", "0", "--concurrency", "4", "--retries", "1", "--stop-after-failures", "8", input)
+	if res.code != exitStopped || !strings.Contains(res.stderr, "no valid answer") {
+		t.Fatalf("exit %d, want %d naming the outage\n%s", res.code, exitStopped, res.stderr)
+	}
+	for _, r := range readResults(t, filepath.Join(dir, "ids.results.csv")) {
+		if r.Status != report.StatusSuccess {
+			t.Errorf("line %d: got %s; an outage must not mark rows", r.Line, r.Status)
+		}
+	}
+
+	srv.SetRandomFaults(0, 1)
+	res = hsbatch(t, env(srv), "run", "--rate", "0", input)
+	if res.code != exitOK {
+		t.Fatalf("after HubSoft is back: exit %d\n%s", res.code, res.stderr)
+	}
+	if rows := readResults(t, filepath.Join(dir, "ids.results.csv")); len(rows) != 400 {
+		t.Errorf("got %d rows, want 400", len(rows))
+	}
+	for id := int64(1); id <= 400; id++ {
+		if n := srv.Answered(id); n != 1 {
+			t.Errorf("id %d performed %d times, want once", id, n)
+		}
+	}
+}
