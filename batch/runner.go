@@ -303,7 +303,7 @@ func (r *Runner) produce(stopCtx context.Context, in *pinnedInput, j *Job, jobs 
 
 // prepare returns the result of a row that must not be sent, or send=true.
 func (j *Job) prepare(row Row) (res report.Row, send bool) {
-	res = report.Row{Line: row.Line, ID: row.Raw, FinishedAt: time.Now().UTC().Format(report.TimeFormat)}
+	res = report.Row{Line: row.Line, ID: row.Raw}
 	switch first, dup := j.Plan.Dups[row.ID]; {
 	case row.ID == 0:
 		res.Status, res.Msg = report.StatusInvalid, InvalidReason(row.Raw)
@@ -312,6 +312,7 @@ func (j *Job) prepare(row Row) (res report.Row, send bool) {
 	default:
 		return res, true
 	}
+	res.FinishedAt = time.Now().UTC().Format(report.TimeFormat)
 	return res, false
 }
 
